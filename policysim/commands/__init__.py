@@ -1,0 +1,1 @@
+"""Subcommands of the ``policysim`` console script, one module per area."""
