@@ -22,9 +22,9 @@ def parse_ip(text: str) -> IP:
     Raises ``ValueError`` naming the text when it is not an address.
     """
     if ":" in text:
-        zone = text.find("%")
+        bare = text.partition("%")[0]
         try:
-            value = int.from_bytes(socket.inet_pton(socket.AF_INET6, text if zone < 0 else text[:zone]))
+            value = int.from_bytes(socket.inet_pton(socket.AF_INET6, bare))
         except (OSError, ValueError):
             raise ValueError(f"not an IP address: {text!r}") from None
         if value & _V4_MAPPED_MASK == _V4_MAPPED:

@@ -19,6 +19,7 @@ from policysim.settings import SettingsError, load_settings
 
 COMMAND_MODULES = (
     "policysim.commands.config",
+    "policysim.commands.bench",
 )
 
 log = logging.getLogger("policysim")

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``policysim bench``: each prints figures, none asserts timings."""
