@@ -19,7 +19,19 @@ from policysim.settings import SettingsError, load_settings
 
 COMMAND_MODULES = (
     "policysim.commands.config",
+    "policysim.commands.simulate",
+    "policysim.commands.replay",
     "policysim.commands.bench",
+    "policysim.commands.broker",
+    "policysim.commands.worker",
+    "policysim.commands.dump",
+    "policysim.commands.up",
+    "policysim.commands.run",
+    "policysim.commands.report",
+    "policysim.commands.evaluate",
+    "policysim.commands.policy",
+    "policysim.commands.explain",
+    "policysim.commands.dashboards",
 )
 
 log = logging.getLogger("policysim")

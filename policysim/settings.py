@@ -71,10 +71,33 @@ class Settings:
     policy_watch_seconds: float = field(
         default=1.0, metadata={"help": "how often policy files are checked for changes"}
     )
+    worker_take_max: int = field(
+        default=1000, metadata={"help": "most Kafka messages the worker evaluates as one batch"}
+    )
+    worker_take_within_ms: float = field(
+        default=5.0, metadata={"help": "longest wait to fill a worker batch before evaluating"}
+    )
 
     # --- producers ---------------------------------------------------------
     batch: int = field(default=100, metadata={"help": "events per Kafka message (envelope)"})
     linger_ms: int = field(default=20, metadata={"help": "longest wait to fill an envelope"})
+
+    # --- offline evaluation (policysim evaluate) -----------------------------
+    evaluate_batch: int = field(
+        default=4096, metadata={"help": "events per Engine.evaluate call in `policysim evaluate`"}
+    )
+    progress_min_bytes: int = field(
+        default=1 << 20, metadata={"help": "inputs at least this large get a progress bar"}
+    )
+
+    # --- run and report ----------------------------------------------------
+    run_events: int = field(
+        default=200_000, metadata={"help": "events `policysim run` simulates unless --events"}
+    )
+    run_seed: int = field(default=1, metadata={"help": "scenario seed of `policysim run`"})
+    report_dir: str = field(
+        default="reports", metadata={"help": "where `policysim run` writes reports"}
+    )
 
     # --- general -----------------------------------------------------------
     log_level: str = field(default="INFO", metadata={"help": "logging level"})

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCH_MODULES: tuple[str, ...] = ()
+BENCH_MODULES: tuple[str, ...] = (
+    "policysim.bench.pipeline",
+    "policysim.bench.engine",
+    "policysim.bench.lookups",
+    "policysim.bench.produce",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

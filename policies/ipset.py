@@ -1,0 +1,303 @@
+"""Exact IPv4 + IPv6 address sets: roaring bitmaps for IPv4, interval arrays for IPv6.
+
+IPv4 lives in a :class:`pyroaring.BitMap` of 32-bit addresses: prefixes go in
+with ``add_range``, bulk loads end with ``run_optimize``, and roaring gives
+compression, fast set algebra and a portable serialization. IPv6 lives in an
+:class:`~policies.intervals.IntervalSet` of merged 128-bit ranges, whose size
+follows the number of prefixes rather than addresses (a bitmap over even the
+upper 64 bits spends 2**32 values on one /32). IPv4-mapped IPv6 addresses
+(``::ffff:a.b.c.d``) are IPv4 everywhere: the IPv6 side never holds them.
+
+For batches an index is derived from the bitmap: the run boundaries
+``[s0, e0, s1, e1, ...]`` as a sorted ``uint32`` array (taken from roaring
+itself: starts are ``S - (S+1)``, ends are ``(S+1) - S``; an odd
+``searchsorted`` insertion point means inside a run) and a one-byte-per-/20
+table (empty, full or mixed), so most addresses are answered by one gather
+and only those in mixed blocks are binary-searched. The index is dropped
+whenever the set changes and rebuilt on the next batch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
+from pyroaring import BitMap
+
+from policies import snapshot
+from policies.addresses import IP, format_ip
+from policies.batch import AddressBatch
+from policies.intervals import IntervalSet
+from policies.prefixes import (
+    MAPPED_END,
+    MAPPED_START,
+    WIDTH,
+    parse_prefix,
+    prefix_range,
+    range_to_prefixes,
+    split_mapped,
+)
+
+SNAPSHOT_KIND = b"ISET"
+SNAPSHOT_VERSION = 1
+_BLOCK_BITS = 12  # the batch index's block table has one byte per /20 (1 MiB)
+_FULL, _MIXED = 1, 2
+_V6_RECORD = 32  # bytes per IPv6 range in a snapshot: 16-byte first + 16-byte last, big-endian
+
+
+class IPSet:
+    """A set of IPv4 and IPv6 addresses; see the module docstring for the layout.
+
+    ``contains_v4(value)`` is the bitmap's own C method bound to the instance:
+    the fastest per-event probe for an IPv4 integer (no tuple unpacking, no
+    Python frame), about twice the speed of ``(4, value) in ipset``.
+    """
+
+    __slots__ = ("_blocks4", "_bounds4", "_prefix_counts", "_v4", "_v6", "contains_v4")
+
+    def __init__(self) -> None:
+        self._v6 = IntervalSet()
+        self._bounds4: np.ndarray | None = None
+        self._blocks4: np.ndarray | None = None
+        self._prefix_counts: dict[int, int] = {}
+        self._set_v4(BitMap())
+
+    def _set_v4(self, v4: BitMap) -> None:
+        self._v4 = v4
+        self.contains_v4 = v4.__contains__
+
+    @classmethod
+    def _of(cls, v4: BitMap, v6: IntervalSet) -> IPSet:
+        result = cls()
+        result._set_v4(v4)
+        result._v6 = v6
+        return result
+
+    # --- building ------------------------------------------------------------
+
+    @classmethod
+    def from_cidrs(cls, items: Iterable[str]) -> IPSet:
+        """Build from address/CIDR texts in one bulk load; ``ValueError`` on a bad item."""
+        return cls.from_prefixes(parse_prefix(item) for item in items)
+
+    @classmethod
+    def from_prefixes(cls, prefixes: Iterable[tuple[int, int, int]]) -> IPSet:
+        """Build from parsed ``(version, network, length)`` triples in one bulk load."""
+        v4 = BitMap()
+        v6_ranges: list[tuple[int, int]] = []
+        for version, value, length in prefixes:
+            start, end = prefix_range(version, value, length)
+            if version == 4:
+                v4.add_range(start, end)
+                continue
+            outside, mapped = split_mapped(start, end)
+            v6_ranges.extend(outside)
+            if mapped:
+                v4.add_range(*mapped)
+        v4.run_optimize()
+        return cls._of(v4, IntervalSet.from_ranges(v6_ranges))
+
+    def add(self, text: str) -> None:
+        """Add one address or CIDR (``::ffff:a.b.c.d/L`` folds to IPv4)."""
+        self.add_network(*parse_prefix(text))
+
+    def add_network(self, version: int, value: int, prefixlen: int) -> None:
+        """Add a parsed prefix; ``ValueError`` when it is not a valid network."""
+        if version not in WIDTH or not 0 <= prefixlen <= WIDTH[version]:
+            raise ValueError(f"bad prefix: version {version}, length {prefixlen}")
+        start, end = prefix_range(version, value, prefixlen)
+        if not 0 <= value < (1 << WIDTH[version]) or value & (end - start - 1):
+            raise ValueError(f"bad network value {value:#x}/{prefixlen} for IPv{version}")
+        if version == 4:
+            self._add_v4(start, end)
+            return
+        outside, mapped = split_mapped(start, end)
+        for first, stop in outside:
+            self._v6.add_range(first, stop)
+        if mapped:
+            self._add_v4(*mapped)
+        self._changed()
+
+    def _add_v4(self, start: int, end: int) -> None:
+        self._v4.add_range(start, end)
+        self._changed()
+
+    def _changed(self) -> None:
+        self._bounds4 = None
+        self._prefix_counts.clear()
+
+    def copy(self) -> IPSet:
+        return IPSet._of(BitMap(self._v4), self._v6.copy())
+
+    # --- membership ----------------------------------------------------------
+
+    def __contains__(self, ip: IP) -> bool:
+        version, value = ip
+        if version == 4:
+            return value in self._v4
+        return self.contains_v6(value)
+
+    def contains_v6(self, value: int) -> bool:
+        """Membership of one IPv6 integer (a mapped value is looked up as IPv4)."""
+        if MAPPED_START <= value < MAPPED_END:
+            return value - MAPPED_START in self._v4
+        return value in self._v6
+
+    def contains_batch(self, ips: Sequence[IP] | AddressBatch) -> np.ndarray:
+        """Membership of many addresses as a boolean array (vectorised for IPv4)."""
+        batch = AddressBatch.of(ips)
+        v4_hits = self.contains_v4_array(batch.v4)
+        v6 = self._v6
+        return batch.scatter(v4_hits, [value in v6 for value in batch.v6])
+
+    def contains_v4_array(self, values: np.ndarray) -> np.ndarray:
+        """Membership of a ``uint32`` array: a block-table gather, searchsorted for the rest."""
+        if self._bounds4 is None:
+            self._build_index4()
+        state = self._blocks4[values >> _BLOCK_BITS]
+        found = state == _FULL
+        mixed = np.flatnonzero(state == _MIXED)
+        if len(mixed):
+            edges = np.searchsorted(self._bounds4, values[mixed], side="right")
+            found[mixed] = (edges & 1).astype(bool)
+        return found
+
+    def _build_index4(self) -> np.ndarray:
+        """Run boundaries straight from roaring (starts ``S-(S+1)``, ends ``(S+1)-S``) and a
+        table saying, per /20 block, whether it is empty, full or mixed; only addresses in
+        mixed blocks need the binary search."""
+        shifted = self._v4.shift(1)
+        starts = np.frombuffer((self._v4 - shifted).to_array(), dtype=np.uint32)
+        ends = np.frombuffer((shifted - self._v4).to_array(), dtype=np.uint32)
+        bounds = np.empty(len(starts) + len(ends), dtype=np.uint32)
+        bounds[0::2] = starts
+        bounds[1::2] = ends  # one short when the last run reaches 255.255.255.255
+        first = starts.astype(np.int64)
+        stop = np.append(ends, [1 << 32] * (len(starts) - len(ends))).astype(np.int64)
+        step = np.zeros((1 << (32 - _BLOCK_BITS)) + 1, dtype=np.int32)
+        full_from = (first + (1 << _BLOCK_BITS) - 1) >> _BLOCK_BITS
+        full_to = stop >> _BLOCK_BITS
+        whole = full_from < full_to
+        np.add.at(step, full_from[whole], 1)
+        np.add.at(step, full_to[whole], -1)
+        blocks = (np.cumsum(step[:-1]) > 0).astype(np.uint8)
+        edge_blocks = np.concatenate([first >> _BLOCK_BITS, (stop - 1) >> _BLOCK_BITS])
+        blocks[edge_blocks[blocks[edge_blocks] != _FULL]] = _MIXED
+        self._blocks4 = blocks
+        self._bounds4 = bounds
+        return bounds
+
+    # --- algebra -------------------------------------------------------------
+
+    def union(self, other: IPSet) -> IPSet:
+        return IPSet._of(_optimized(self._v4 | other._v4), self._v6.union(other._v6))
+
+    def intersection(self, other: IPSet) -> IPSet:
+        return IPSet._of(_optimized(self._v4 & other._v4), self._v6.intersection(other._v6))
+
+    def difference(self, other: IPSet) -> IPSet:
+        return IPSet._of(_optimized(self._v4 - other._v4), self._v6.difference(other._v6))
+
+    def update(self, other: IPSet) -> None:
+        """In-place union: the object (and its bound ``contains_v4``) stays the same."""
+        self._v4 |= other._v4
+        self._v4.run_optimize()
+        self._v6 = self._v6.union(other._v6)
+        self._changed()
+
+    __or__ = union
+    __and__ = intersection
+    __sub__ = difference
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IPSet):
+            return NotImplemented
+        return self._v4 == other._v4 and self._v6 == other._v6
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def is_empty(self) -> bool:
+        return not self._v4 and not self._v6.starts
+
+    def issubset(self, other: IPSet) -> bool:
+        return self._v4.issubset(other._v4) and self._v6.issubset(other._v6)
+
+    # --- sizes and contents ----------------------------------------------------
+
+    def address_count(self, version: int) -> int:
+        """Addresses of one family (IPv6 excludes the mapped block, which counts as IPv4)."""
+        return len(self._v4) if version == 4 else self._v6.size()
+
+    def prefix_count(self, version: int) -> int:
+        """Prefixes in the smallest CIDR list equal to this set (not how it was built)."""
+        if version not in self._prefix_counts:
+            self._prefix_counts[version] = sum(1 for _ in self.prefixes(version))
+        return self._prefix_counts[version]
+
+    def ranges(self, version: int) -> Iterator[tuple[int, int]]:
+        """Merged half-open ranges ``[start, end)`` of one family, ascending."""
+        if version == 6:
+            return self._v6.ranges()
+        bounds = self._bounds4 if self._bounds4 is not None else self._build_index4()
+        edges = [*bounds.tolist(), 1 << 32][: len(bounds) + len(bounds) % 2]
+        return zip(edges[0::2], edges[1::2], strict=True)
+
+    def prefixes(self, version: int) -> Iterator[tuple[int, int, int]]:
+        """The smallest list of ``(version, network, length)`` covering the family's members."""
+        for start, end in self.ranges(version):
+            yield from range_to_prefixes(version, start, end)
+
+    def cidrs(self) -> Iterator[str]:
+        """The set as CIDR texts, IPv4 first (what writing a set file out needs)."""
+        for version in (4, 6):
+            for _, value, length in self.prefixes(version):
+                yield f"{format_ip((version, value))}/{length}"
+
+    def __repr__(self) -> str:
+        return f"IPSet(ipv4: {self.address_count(4)} addresses, ipv6: {len(self._v6)} ranges)"
+
+    # --- snapshots -------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        """Roaring's portable format (IPv4) + packed ranges (IPv6) in a checksummed container."""
+        self._v4.run_optimize()
+        v6 = b"".join(
+            start.to_bytes(16) + (end - 1).to_bytes(16) for start, end in self._v6.ranges()
+        )
+        return snapshot.pack(SNAPSHOT_KIND, SNAPSHOT_VERSION, [self._v4.serialize(), v6])
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> IPSet:
+        """Load a snapshot made by :meth:`to_bytes`; :class:`SnapshotError` when it is damaged."""
+        _, sections = snapshot.unpack(data, SNAPSHOT_KIND, (SNAPSHOT_VERSION,))
+        if len(sections) != 2 or len(sections[1]) % _V6_RECORD:
+            raise snapshot.SnapshotError("IP set snapshot has the wrong section layout")
+        try:
+            v4 = BitMap.deserialize(bytes(sections[0]))
+        except (ValueError, MemoryError) as exc:
+            raise snapshot.SnapshotError(f"bad IPv4 bitmap in snapshot: {exc}") from exc
+        raw = bytes(sections[1])
+        starts = [int.from_bytes(raw[i : i + 16]) for i in range(0, len(raw), _V6_RECORD)]
+        ends = [int.from_bytes(raw[i + 16 : i + 32]) + 1 for i in range(0, len(raw), _V6_RECORD)]
+        return cls._of(v4, IntervalSet(starts, ends))
+
+    def serialized_size(self) -> int:
+        return len(self.to_bytes())
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write a snapshot atomically (write a temporary file, then rename)."""
+        temporary = f"{os.fspath(path)}.tmp"
+        with open(temporary, "wb") as handle:
+            handle.write(self.to_bytes())
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> IPSet:
+        with open(path, "rb") as handle:
+            return cls.from_bytes(handle.read())
+
+
+def _optimized(bitmap: BitMap) -> BitMap:
+    bitmap.run_optimize()
+    return bitmap

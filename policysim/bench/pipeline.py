@@ -1,0 +1,417 @@
+"""``policysim bench pipeline``: open-loop traffic through the embedded broker and real workers.
+
+One run measures, on the same broker and topic:
+
+* the live pipeline: events offered at ``--rate`` for ``--duration`` (open
+  loop, so a slow stage shows as latency, not as a lower offered rate), the
+  verdict rate, end-to-end latency percentiles (from each message's
+  ``sent_at`` header to the verdict arriving back at a reader), consumer lag
+  over time from the workers' ``/metrics``, and a per-stage split of the
+  latency from the stamps the worker puts on verdicts;
+* the broker floor: a plain aiokafka reader of ``connections`` in the same
+  process sees each message ``sent_at`` → arrival with the same fetch wait;
+* the ceilings, each draining the backlog the live run left in the topic: a
+  raw aiokafka consumer, a Faust agent that does nothing, and one worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+import policies
+from policysim.settings import Settings
+from simulators.generator import generate_events
+from simulators.pacing import at_rate, pump
+from simulators.population import build_population
+from simulators.registrations import write_registry
+from simulators.scenario import load_scenario
+from simulators.sinks import open_sink
+from streams.broker import EmbeddedBroker
+from streams.kafka_config import aiokafka_kwargs
+from streams.processing import SENT_AT, TAKEN_AT
+from streams.producers import DEFAULT_PRODUCER
+from streams.topics import ensure_topics
+from streams.worker_process import WorkerProcess, sample_sum, settings_env
+
+EXAMPLES = Path(policies.__file__).parent / "examples"
+POLICY_SETS = {
+    1: ("pta-vpn-2024.yaml",),
+    3: ("pta-vpn-2024.yaml", "pta-vpn-strict.yaml", "pta-vpn-lenient.yaml"),
+}
+EVENT_MARK = b'{"id":'  # msgspec writes `id` first: one per verdict, never inside a string
+STAGES = (
+    ("to_worker", "sent_at → the worker takes the batch (producer, broker, fetch wait, Faust)"),
+    ("evaluate_send", "worker takes the batch → verdict record timestamp (decode, evaluate)"),
+    ("verdict_read", "verdict record timestamp → reader receives it (produce ack, fetch)"),
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``bench pipeline``."""
+    parser = sub.add_parser(
+        "pipeline",
+        help="open-loop load through the embedded broker and worker(s), with ceilings",
+        description="Offer --rate events/s for --duration s through the embedded broker and "
+        "--workers workers; report rates, end-to-end latency, lag, a per-stage split, and "
+        "the ceilings of a raw aiokafka consumer and a do-nothing Faust agent.",
+    )
+    parser.add_argument("--rate", type=float, default=1000.0, help="events per second offered")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
+    parser.add_argument("--batch", type=int, default=1, help="events per message (envelope)")
+    parser.add_argument("--workers", type=int, default=1, help="workers in the consumer group")
+    parser.add_argument("--linger", type=float, help="producer linger ms (default: settings)")
+    parser.add_argument("--policies", type=int, choices=sorted(POLICY_SETS), default=1)
+    parser.add_argument("--scenario", default="small-isp", help="scenario for the events")
+    parser.add_argument("--no-ceilings", action="store_true", help="skip the drain ceilings")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(handler=run)
+
+
+@dataclass
+class Observed:
+    """What the reader saw: per message (arrival, events, latency, stage times)."""
+
+    inputs: list[tuple[float, int, float]] = field(default_factory=list)  # t, events, latency
+    verdicts: list[tuple[float, int, float, float, float, float]] = field(
+        default_factory=list
+    )  # t, events, e2e, to_worker, evaluate_send, verdict_read
+    events_decided: int = 0
+
+
+def _header(headers: Any, name: str) -> float | None:
+    for key, value in headers or ():
+        if key == name:
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _observe(settings: Settings, enforced: str, seen: Observed, stop: asyncio.Event) -> None:
+    """Read ``connections`` (broker floor) and ``verdicts`` (end to end) as they arrive."""
+    consumer = AIOKafkaConsumer(
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        max_partition_fetch_bytes=4 << 20,
+        **aiokafka_kwargs(settings),
+    )
+    await consumer.start()
+    try:
+        topics = (settings.topic_connections, settings.topic_verdicts)
+        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        policy = enforced.encode()
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=100, max_records=20000)
+            now = time.time()
+            for tp, records in batches.items():
+                if tp.topic == settings.topic_connections:
+                    for r in records:
+                        sent = _header(r.headers, SENT_AT)
+                        if sent is not None:
+                            seen.inputs.append((now, r.value.count(b'"id"') or 1, now - sent))
+                    continue
+                for r in records:
+                    headers = dict(r.headers or ())
+                    if headers.get("policy") != policy:
+                        continue
+                    n = r.value.count(EVENT_MARK)
+                    seen.events_decided += n
+                    sent = _header(r.headers, SENT_AT)
+                    taken = _header(r.headers, TAKEN_AT)
+                    if sent is None or taken is None:
+                        continue
+                    out = r.timestamp / 1000
+                    seen.verdicts.append((now, n, now - sent, taken - sent, out - taken, now - out))
+    finally:
+        await consumer.stop()
+
+
+def _percentiles(values: np.ndarray, weights: np.ndarray) -> dict[str, float]:
+    if not len(values):
+        return {}
+    order = np.argsort(values)
+    values, weights = values[order], weights[order]
+    cumulative = np.cumsum(weights) / weights.sum()
+    pick = {q: float(values[np.searchsorted(cumulative, q / 100)]) for q in (50, 95, 99)}
+    return {
+        "p50_ms": round(pick[50] * 1000, 2),
+        "p95_ms": round(pick[95] * 1000, 2),
+        "p99_ms": round(pick[99] * 1000, 2),
+        "max_ms": round(float(values[-1]) * 1000, 2),
+    }
+
+
+async def _sample_lag(workers: list[WorkerProcess], out: list, start: float, stop: asyncio.Event):
+    while not stop.is_set():
+        total = 0.0
+        for w in workers:
+            samples = await asyncio.to_thread(w.metrics)
+            total += sample_sum(samples, "policysim_consumer_lag")
+        out.append((round(time.time() - start, 1), int(total)))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
+
+
+async def _live(
+    settings: Settings, workers: list[WorkerProcess], enforced: str, items, rate: float,
+    batch: int, expected: int,
+) -> tuple[Any, Observed, list]:  # fmt: skip
+    seen, lag, stop = Observed(), [], asyncio.Event()
+    start = time.time()
+    observer = asyncio.create_task(_observe(settings, enforced, seen, stop))
+    sampler = asyncio.create_task(_sample_lag(workers, lag, start, stop))
+    target = f"kafka://{settings.bootstrap}/{settings.topic_connections}"
+    sink = open_sink(None, target, settings, DEFAULT_PRODUCER, batch, settings.linger_ms)
+    await sink.start()
+    try:
+        sent = await pump(at_rate(items, rate), sink, target_rate=rate)
+    finally:
+        await sink.close()
+    sent.messages = sink.messages
+    deadline = time.monotonic() + max(60.0, expected / 2000)
+    while seen.events_decided < expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.gather(observer, sampler)
+    return sent, seen, lag
+
+
+async def _raw_drain(settings: Settings, messages: int) -> dict[str, float]:
+    """A plain aiokafka consumer reading the backlog: the broker's and client's ceiling."""
+    consumer = AIOKafkaConsumer(
+        group_id=None,
+        enable_auto_commit=False,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+        max_partition_fetch_bytes=4 << 20,
+        **aiokafka_kwargs(settings),
+    )
+    await consumer.start()
+    try:
+        topic = settings.topic_connections
+        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        count, start = 0, time.perf_counter()
+        while count < messages and time.perf_counter() - start < 120:
+            batches = await consumer.getmany(timeout_ms=200, max_records=50000)
+            count += sum(len(r) for r in batches.values())
+        elapsed = time.perf_counter() - start
+    finally:
+        await consumer.stop()
+    return {"messages": count, "seconds": round(elapsed, 3), "messages_per_s": count / elapsed}
+
+
+def _faust_noop_drain(
+    settings: Settings, messages: int, log: Path, timeout: float = 300.0
+) -> dict[str, float]:
+    """The do-nothing Faust agent (child process) over the same backlog."""
+    command = [
+        sys.executable, "-m", "streams.noop_agent", "--topic", settings.topic_connections,
+        "--group", "bench-noop", "--expect", str(messages),
+    ]  # fmt: skip
+    found: list[bytes] = []
+
+    def read(stream: Any) -> None:
+        for output in stream:
+            if b'{"messages"' in output:
+                found.append(output[output.index(b"{") :])
+                return
+
+    with log.open("wb") as err:
+        child = subprocess.Popen(
+            command, env=settings_env(settings), stdout=subprocess.PIPE, stderr=err
+        )
+        reader = threading.Thread(target=read, args=(child.stdout,), daemon=True)
+        reader.start()
+        reader.join(timeout)
+        child.terminate()
+        child.wait(30)
+    if not found:
+        raise RuntimeError(f"the no-op Faust agent gave no result in {timeout} s; see {log}")
+    line = found[0]
+    seen = json.loads(line)
+    elapsed = max(seen["last"] - seen["first"], 1e-9)
+    return {
+        "messages": seen["messages"],
+        "seconds": round(elapsed, 3),
+        "messages_per_s": seen["messages"] / elapsed,
+    }
+
+
+def _worker_drain(
+    settings: Settings, paths: list[str], registry: Path, events: int, log: Path
+) -> dict[str, float]:
+    """One fresh worker (new group) over the backlog: the worker's own ceiling."""
+    drain = settings.replace(consumer_group="bench-drain", topic_verdicts="bench-drain-verdicts")
+    ensure_topics(drain, [drain.topic_verdicts])
+    with WorkerProcess(drain, paths, registry, log) as worker:
+        worker.wait_ready()
+        first = worker.wait_for(lambda m: sample_sum(m, "policysim_events_total") > 0, 120)
+        t0, n0 = time.perf_counter(), sample_sum(first, "policysim_events_total")
+        worker.wait_for(lambda m: sample_sum(m, "policysim_events_total") >= events, 600)
+        elapsed = time.perf_counter() - t0
+    done = events - n0
+    return {"events": events, "seconds": round(elapsed, 3), "events_per_s": done / elapsed}
+
+
+def _event_pool(population: Any, count: int, pool: int = 200_000) -> Iterator[tuple[str, bytes]]:
+    """``count`` events, generated up front and repeated past ``pool``.
+
+    Generating events live costs the load generator a share of the CPU it
+    shares with the broker and the worker; the benchmark measures the
+    pipeline, so it replays a prepared pool instead (ids repeat past it).
+    """
+    prepared = list(generate_events(population, min(count, pool)))
+    return itertools.islice(itertools.cycle(prepared), count)
+
+
+def bench_pipeline(
+    settings: Settings,
+    rate: float,
+    duration: float,
+    batch: int,
+    workers: int,
+    policy_count: int,
+    scenario_name: str,
+    ceilings: bool = True,
+) -> dict[str, Any]:
+    """Run the benchmark on a private embedded broker; return the figures as a dict."""
+    workdir = Path(tempfile.mkdtemp(prefix="policysim-bench-pipeline-"))
+    paths = [str(EXAMPLES / name) for name in POLICY_SETS[policy_count]]
+    scenario = load_scenario(scenario_name)
+    population = build_population(scenario, 1, settings)
+    registry = workdir / "registry.csv"
+    write_registry(population, registry)
+    count = round(rate * duration)
+    with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
+        settings = settings.replace(bootstrap=broker.bootstrap, log_level="WARNING")
+        ensure_topics(settings)
+        procs = [
+            WorkerProcess(settings, paths, registry, workdir / f"worker-{i}.log")
+            for i in range(workers)
+        ]
+        try:
+            for w in procs:
+                w.start()
+            for w in procs:
+                w.wait_ready()
+            items = _event_pool(population, count)
+            sent, seen, lag = asyncio.run(
+                _live(settings, procs, "pta-vpn-2024", items, rate, batch, count)
+            )
+            worker_samples = [w.metrics() for w in procs]
+        finally:
+            for w in procs:
+                w.stop()
+        result = _summarise(
+            settings, sent, seen, lag, worker_samples, rate, duration, batch, workers
+        )
+        result["policies"] = policy_count
+        if ceilings:
+            result["ceilings"] = {
+                "raw_aiokafka": asyncio.run(_raw_drain(settings, sent.messages)),
+                "faust_noop_agent": _faust_noop_drain(
+                    settings, sent.messages, workdir / "noop.log"
+                ),
+                "worker_drain": _worker_drain(
+                    settings, paths, registry, count, workdir / "worker-drain.log"
+                ),
+            }
+            noop = result["ceilings"]["faust_noop_agent"]["messages_per_s"]
+            drain = result["ceilings"]["worker_drain"]["events_per_s"] / batch
+            result["ceilings"]["worker_vs_noop_messages"] = round(drain / noop, 2)
+    result["logs"] = str(workdir)
+    return result
+
+
+def _summarise(settings, sent, seen: Observed, lag, worker_samples, rate, duration, batch, workers):
+    v = np.array(seen.verdicts, dtype=np.float64).reshape(-1, 6)
+    i = np.array(seen.inputs, dtype=np.float64).reshape(-1, 3)
+    weights = v[:, 1]
+    span = (v[:, 0].max() - v[:, 0].min()) if len(v) > 1 else 0.0
+    evaluated = sum(sample_sum(s, "policysim_events_total") for s in worker_samples)
+    decision_sum = sum(sample_sum(s, "policysim_decision_seconds_sum") for s in worker_samples)
+    return {
+        "offered_rate": rate,
+        "duration_s": duration,
+        "batch": batch,
+        "workers": workers,
+        "producer_linger_ms": settings.linger_ms,
+        "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+        "events_sent": sent.events,
+        "messages_sent": sent.messages,
+        "input_rate": round(sent.rate, 1),
+        "events_decided": seen.events_decided,
+        "verdict_rate": round(seen.events_decided / span, 1) if span else 0.0,
+        "end_to_end": _percentiles(v[:, 2], weights),
+        "broker_floor_raw_consumer": _percentiles(i[:, 2], i[:, 1]),
+        "stages": {
+            name: _percentiles(v[:, 3 + k], weights) for k, (name, _doc) in enumerate(STAGES)
+        },
+        "decision_us_per_event": round(decision_sum / max(evaluated, 1) * 1e6, 2),
+        "lag_over_time": lag,
+        "max_lag": max((n for _t, n in lag), default=0),
+    }
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the benchmark and print JSON or a readable summary."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the broker on SIGTERM too
+    if args.linger is not None:
+        settings = settings.replace(linger_ms=round(args.linger))
+    result = bench_pipeline(
+        settings,
+        args.rate,
+        args.duration,
+        args.batch,
+        args.workers,
+        args.policies,
+        args.scenario,
+        not args.no_ceilings,
+    )
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    _print(result)
+    return 0
+
+
+def _print(r: dict[str, Any]) -> None:
+    print(
+        f"offered {r['offered_rate']:,.0f} events/s for {r['duration_s']} s, batch {r['batch']}, "
+        f"{r['workers']} worker(s), {r['policies']} policies"
+    )
+    print(
+        f"input {r['input_rate']:,.0f} events/s ({r['messages_sent']:,} messages); "
+        f"verdicts {r['verdict_rate']:,.0f} events/s; max lag {r['max_lag']:,} messages"
+    )
+    for name, figures in (
+        ("end to end", r["end_to_end"]),
+        ("broker floor (raw reader)", r["broker_floor_raw_consumer"]),
+        *((f"  stage {k}", v) for k, v in r["stages"].items()),
+    ):
+        shown = "  ".join(f"{key[:-3]} {value:,.1f} ms" for key, value in figures.items())
+        print(f"{name:<28} {shown}")
+    for name, figures in r.get("ceilings", {}).items():
+        print(f"ceiling {name:<20} {figures}")

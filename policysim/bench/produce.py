@@ -1,0 +1,169 @@
+"""``policysim bench produce``: events/s into Kafka for each producer path, side by side.
+
+Every path sends the same pre-generated scenario events (so generation is not
+timed) into its own fresh 8-partition topic, through the same envelope and
+``sent_at`` header code the load generator uses; the clock stops when the
+producer has delivered everything (acks=1). Each path runs with envelopes
+(``--batch``, default 100) and with one event per message (fewer events:
+the slow paths would take minutes); each figure is the median of
+``--repeat`` runs. A last row times the whole load generator, generation
+included (``simulate`` with the default path).
+The target from the issue is 200,000 events/s with envelopes on one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+
+from rich.console import Console
+from rich.table import Table
+
+from policysim.settings import Settings
+from simulators.generator import generate_events
+from simulators.pacing import at_rate, pump
+from simulators.population import build_population
+from simulators.scenario import load_scenario
+from simulators.sinks import KafkaSink, KafkaTarget
+from streams.producers import DEFAULT_PRODUCER, PRODUCERS
+
+TARGET_EVENTS_PER_S = 200_000
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``bench produce``."""
+    parser = sub.add_parser(
+        "produce",
+        help="events/s into Kafka per producer path (kafka-python, aiokafka, batch API)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--events", type=int, default=300_000, help="events per enveloped run")
+    parser.add_argument(
+        "--single-events", type=int, default=30_000, help="events per one-event-per-message run"
+    )
+    parser.add_argument("--batch", type=int, default=100, help="events per envelope")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per path (median shown)")
+    parser.add_argument("--scenario", default="pta-deadline")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(handler=run)
+
+
+async def _send(
+    settings: Settings, topic: str, producer: str, batch: int, items: Iterator
+) -> tuple[int, int, float]:
+    sink = KafkaSink(settings, KafkaTarget(settings.bootstrap, topic), producer, batch, 0.02)
+    await sink.start()
+    start = time.perf_counter()
+    result = await pump(items, sink)
+    await sink.close()
+    return result.events, sink.messages, time.perf_counter() - start
+
+
+def _measure(
+    settings: Settings,
+    name: str,
+    producer: str,
+    batch: int,
+    lines: list[tuple[str, bytes]],
+    repeat: int,
+) -> dict:
+    """The median of ``repeat`` runs, each into a fresh topic."""
+    from streams.topics import ensure_topics
+
+    size = sum(len(v) for _, v in lines)
+    runs = []
+    for attempt in range(repeat):
+        topic = f"bench-produce-{name}-{attempt}"
+        ensure_topics(settings, [topic])
+        runs.append(asyncio.run(_send(settings, topic, producer, batch, at_rate(lines, None))))
+    events, messages, seconds = sorted(runs, key=lambda run: run[2])[len(runs) // 2]
+    return _row(producer, batch, events, messages, seconds, size)
+
+
+def _row(producer: str, batch: int, events: int, messages: int, seconds: float, size: int) -> dict:
+    return {
+        "path": producer,
+        "batch": batch,
+        "events": events,
+        "messages": messages,
+        "seconds": round(seconds, 3),
+        "events_per_s": round(events / seconds),
+        "mb_per_s": round(size / seconds / 1e6, 1),
+    }
+
+
+def _end_to_end(settings: Settings, population, count: int, batch: int) -> dict:
+    """The load generator as a user runs it: generation + envelopes + the default path."""
+    from streams.topics import ensure_topics
+
+    topic = "bench-produce-simulate"
+    ensure_topics(settings, [topic])
+    sizes = [0]
+
+    def counted() -> Iterator[tuple[str, bytes]]:
+        for src, value in generate_events(population, count):
+            sizes[0] += len(value)
+            yield src, value
+
+    events, messages, seconds = asyncio.run(
+        _send(settings, topic, DEFAULT_PRODUCER, batch, at_rate(counted(), None))
+    )
+    row = _row(DEFAULT_PRODUCER, batch, events, messages, seconds, sizes[0])
+    row["path"] = "simulate (+generation)"
+    return row
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run every path (starting an embedded broker unless a bootstrap is configured)."""
+    with contextlib.ExitStack() as stack:
+        if not settings.bootstrap:
+            from streams.broker import EmbeddedBroker
+
+            broker = stack.enter_context(EmbeddedBroker())
+            settings = settings.replace(bootstrap=broker.bootstrap)
+        population = build_population(load_scenario(args.scenario), 1, settings)
+        lines = list(generate_events(population, max(args.events, args.single_events)))
+        rows = []
+        for producer in PRODUCERS:
+            for batch, count in ((args.batch, args.events), (1, args.single_events)):
+                name = f"{producer}-{batch}"
+                rows.append(_measure(settings, name, producer, batch, lines[:count], args.repeat))
+        rows.append(_end_to_end(settings, population, args.events, args.batch))
+    report = {
+        "benchmark": "produce",
+        "event_bytes_mean": round(sum(len(v) for _, v in lines) / len(lines)),
+        "partitions": settings.partitions,
+        "target_events_per_s": TARGET_EVENTS_PER_S,
+        "repeat": args.repeat,
+        "results": rows,
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_table(report)
+    return 0
+
+
+def _print_table(report: dict) -> None:
+    table = Table(
+        title=f"produce: {report['event_bytes_mean']}-byte events, "
+        f"{report['partitions']} partitions"
+    )
+    for column in ("path", "batch", "events", "messages", "seconds", "events/s", "MB/s"):
+        table.add_column(column, justify="left" if column == "path" else "right")
+    for row in report["results"]:
+        table.add_row(
+            row["path"],
+            str(row["batch"]),
+            f"{row['events']:,}",
+            f"{row['messages']:,}",
+            f"{row['seconds']:.2f}",
+            f"{row['events_per_s']:,}",
+            f"{row['mb_per_s']:.1f}",
+        )
+    Console().print(table)

@@ -1,0 +1,247 @@
+"""The report's charts as SVG text, drawn from report.json alone.
+
+Charts take the finished report document, not the tallies, so what a chart
+shows is exactly what report.json says. SVG keeps text as text (no embedded
+fonts, no external references), so report.html stays small and opens with no
+network.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+COLORS = {"allow": "#9bb7a0", "flag": "#e9a23b", "block": "#c8423b"}
+POLICY_COLORS = ("#1f4e79", "#7b3f99", "#2a9d8f", "#b5651d", "#555555")
+ADOPTION_COLOR = "#2a6fdb"
+
+plt.rcParams.update(
+    {
+        "svg.fonttype": "none",
+        "svg.hashsalt": "policysim",
+        "font.family": "DejaVu Sans",
+        "font.size": 9,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }
+)
+
+
+def _svg(fig: Figure) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _policy_color(i: int) -> str:
+    return POLICY_COLORS[i % len(POLICY_COLORS)]
+
+
+def timeline(report: dict) -> str:
+    """Decisions per hour around the deadline, phase boundaries and the adoption curve."""
+    zone = ZoneInfo(report["timezone"])
+    line = report["timeline"]
+    hours = [datetime.fromtimestamp(h, zone).replace(tzinfo=None) for h in line["hour_starts"]]
+    names = [p["name"] for p in report["policies"]]
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(11, 6.2), sharex=True, gridspec_kw={"height_ratios": [1, 1.15]}
+    )
+    enforced = line["decisions"][names[0]]
+    top.stackplot(
+        hours,
+        [enforced[d] for d in ("allow", "flag", "block")],
+        labels=["allow", "flag", "block"],
+        colors=[COLORS[d] for d in ("allow", "flag", "block")],
+        step="post",
+    )
+    top.set_ylabel("events per hour")
+    top.set_title(f"Decisions per hour — enforced policy {names[0]}", loc="left")
+    top.legend(loc="lower right", ncols=3, frameon=False, bbox_to_anchor=(1, 1))
+    for i, name in enumerate(names):
+        series = line["decisions"][name]
+        hit = [f + b for f, b in zip(series["flag"], series["block"], strict=True)]
+        style = "-" if i == 0 else "--"
+        bottom.step(hours, hit, where="post", color=_policy_color(i), ls=style, lw=1.3, label=name)
+    bottom.set_ylabel("flagged + blocked per hour")
+    bottom.set_title("Flagged or blocked per hour, every policy", loc="left")
+    _adoption(bottom, hours, line["adoption"])
+    for axis in (top, bottom):
+        _phase_lines(axis, report, zone)
+    _day_axis(bottom)
+    bottom.set_xlabel(f"event time ({report['timezone']})")
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def _day_axis(axis) -> None:
+    """One tick per day (at most about ten), labelled like "23 Nov"."""
+    low, high = axis.get_xlim()
+    axis.xaxis.set_major_locator(mdates.DayLocator(interval=max(1, math.ceil((high - low) / 10))))
+    axis.xaxis.set_major_formatter(mdates.DateFormatter("%d %b"))
+
+
+def _adoption(axis, hours: list[datetime], adoption: dict) -> None:
+    twin = axis.twinx()
+    twin.spines["right"].set_visible(True)
+    total = adoption["entities"]
+    values = [r / total * 100 for r in adoption["registered"]] if total else adoption["registered"]
+    twin.plot(hours, values, color=ADOPTION_COLOR, lw=2, alpha=0.8, label="entities registered")
+    twin.set_ylabel("entities registered (%)" if total else "entities registered")
+    if total:
+        twin.set_ylim(0, 105)
+    lines, labels = axis.get_legend_handles_labels()
+    more, more_labels = twin.get_legend_handles_labels()
+    axis.legend(
+        lines + more,
+        labels + more_labels,
+        loc="lower right",
+        frameon=False,
+        ncols=4,
+        bbox_to_anchor=(1, 1),
+    )
+
+
+def _phase_lines(axis, report: dict, zone: ZoneInfo) -> None:
+    """A dotted line where each phase of the enforced policy begins, and the deadline.
+
+    Phase starts come from the policy file when the report has it, else from
+    the first verdict seen in each phase.
+    """
+    marks = _phase_starts(report)
+    deadline = ((report.get("inputs") or {}).get("scenario") or {}).get("deadline")
+    if deadline is not None and all(abs(t - deadline) > 60 for _, t in marks):
+        marks.append(("deadline", deadline))
+    first, last = report["window"]["first_ts"], report["window"]["last_ts"]
+    for label, ts in marks:
+        shown = min(max(ts, first), last)
+        when = datetime.fromtimestamp(shown, zone).replace(tzinfo=None)
+        if first < ts <= last:
+            axis.axvline(when, color="#333333", ls=":", lw=1)
+        axis.annotate(
+            label,
+            xy=(when, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -2),
+            textcoords="offset points",
+            va="top",
+            fontsize=8,
+            color="#333333",
+        )
+
+
+def _phase_starts(report: dict) -> list[tuple[str, float]]:
+    declared = ((report.get("inputs") or {}).get("policies") or [{}])[0].get("phases")
+    if declared:
+        first = report["window"]["first_ts"]
+        starts = [(p["name"], first if p["start"] is None else p["start"]) for p in declared]
+        return [(name, ts) for name, ts in starts if ts <= report["window"]["last_ts"]]
+    return [(p["phase"], p["first_ts"]) for p in report["policies"][0]["phases"]]
+
+
+def decision_shares(report: dict) -> str:
+    """One stacked bar per policy: the share of events allowed, flagged, blocked."""
+    policies = report["policies"]
+    fig, axis = plt.subplots(figsize=(8, 0.6 + 0.5 * len(policies)))
+    labels = [p["name"] for p in policies]
+    left = [0.0] * len(policies)
+    for decision in ("allow", "flag", "block"):
+        widths = [p["decisions"][decision]["share"] * 100 for p in policies]
+        axis.barh(labels, widths, left=left, color=COLORS[decision], label=decision)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    axis.invert_yaxis()
+    axis.set_xlim(0, 100)
+    axis.set_xlabel("share of events (%)")
+    axis.legend(loc="lower right", ncols=3, frameon=False, bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def quality(report: dict) -> str:
+    """Precision and recall of "flag or block" against "unregistered VPN", per policy."""
+    policies = report["policies"]
+    fig, axis = plt.subplots(figsize=(8, 0.8 + 0.55 * len(policies)))
+    labels = [p["name"] for p in policies]
+    ys = range(len(policies))
+    for offset, key, color in ((-0.18, "precision", "#1f4e79"), (0.18, "recall", "#2a9d8f")):
+        values = [(p["truth"][key] or 0) * 100 for p in policies]
+        bars = axis.barh([y + offset for y in ys], values, height=0.34, color=color, label=key)
+        axis.bar_label(bars, fmt="%.1f%%", padding=2, fontsize=8)
+    axis.set_yticks(list(ys), labels)
+    axis.invert_yaxis()
+    axis.set_xlim(0, 110)
+    axis.set_xlabel("%")
+    axis.legend(loc="lower right", ncols=2, frameon=False, bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def collateral(report: dict) -> str:
+    """Registered or non-VPN events flagged or blocked, by category, per policy."""
+    policies = report["policies"]
+    categories: list[str] = []
+    for p in policies:
+        for row in p["truth"]["collateral"]["by_category"]:
+            if row["category"] not in categories:
+                categories.append(row["category"])
+    fig, axis = plt.subplots(figsize=(8, 1.2 + 0.22 * max(1, len(categories)) * len(policies)))
+    if not categories:
+        axis.text(0.5, 0.5, "no collateral damage", ha="center", va="center")
+        axis.set_axis_off()
+        return _svg(fig)
+    height = 0.8 / len(policies)
+    for i, p in enumerate(policies):
+        counts = {r["category"]: r["events"] for r in p["truth"]["collateral"]["by_category"]}
+        ys = [k + i * height for k in range(len(categories))]
+        axis.barh(
+            ys,
+            [counts.get(c, 0) for c in categories],
+            height=height,
+            color=_policy_color(i),
+            label=p["name"],
+        )
+    axis.set_yticks([k + 0.4 - height / 2 for k in range(len(categories))], categories)
+    axis.invert_yaxis()
+    axis.set_xlabel("events flagged or blocked by mistake")
+    axis.legend(loc="lower right", frameon=False, ncols=len(policies), bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return _svg(fig)
+
+
+def daily(report: dict) -> str:
+    """Share of events flagged or blocked on each local day, per policy."""
+    fig, axis = plt.subplots(figsize=(11, 2.8))
+    for i, p in enumerate(report["policies"]):
+        days = [datetime.fromisoformat(r["day"]) for r in p["by_day"]]
+        hit = [(r["flag_share"] + r["block_share"]) * 100 for r in p["by_day"]]
+        axis.plot(days, hit, marker="o", ms=3, color=_policy_color(i), label=p["name"])
+    axis.set_ylabel("flagged + blocked (%)")
+    _day_axis(axis)
+    axis.legend(loc="lower right", frameon=False, ncols=4, bbox_to_anchor=(1, 1))
+    fig.tight_layout()
+    return _svg(fig)
+
+
+CHARTS = {
+    "timeline": timeline,
+    "decision_shares": decision_shares,
+    "quality": quality,
+    "collateral": collateral,
+    "daily": daily,
+}
+
+
+def render_all(report: dict) -> dict[str, str]:
+    """Every chart of the report, by name."""
+    return {name: draw(report) for name, draw in CHARTS.items()}

@@ -1,0 +1,1 @@
+"""Event sources: the synthetic population, log replay and the rate-controlled load generator."""

@@ -1,0 +1,129 @@
+"""Open-loop pacing: each event has a scheduled send time fixed by the clock.
+
+The schedule never depends on when the previous send returned: if the sink
+stalls, the events that fell due meanwhile go out as soon as it recovers, and
+each keeps its *scheduled* time as its ``sent_at`` stamp. A slow consumer (or
+a slow producer) therefore shows up as latency instead of silently lowering
+the offered rate, which is the coordinated-omission trap of closed-loop
+load generators.
+
+An item is ``(offset, src, value)``: ``offset`` seconds after the start, or
+``None`` for "as fast as possible" (stamped with the clock as last read,
+at most ``CHUNK`` events earlier). The achieved rate is logged every second
+and a progress callback is called as events go out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from simulators.sinks import Sink
+
+log = logging.getLogger(__name__)
+
+Item = tuple[float | None, str, bytes]
+CHUNK = 1024  # events between yields to the event loop (lets producers' I/O run)
+MAX_SLEEP = 0.05
+
+
+@dataclass
+class PumpResult:
+    """What a run did: counts, elapsed seconds and the achieved rate of each full second."""
+
+    events: int = 0
+    messages: int = 0
+    elapsed: float = 0.0
+    per_second: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.elapsed if self.elapsed > 0 else 0.0
+
+
+def at_rate(items: Iterable[tuple[str, bytes]], rate: float | None) -> Iterator[Item]:
+    """Schedule ``items`` evenly at ``rate`` per second (None: as fast as possible)."""
+    if rate is None or rate <= 0:
+        for src, value in items:
+            yield None, src, value
+        return
+    interval = 1.0 / rate
+    for i, (src, value) in enumerate(items):
+        yield i * interval, src, value
+
+
+class _Meter:
+    """Counts events per wall-clock second and logs the achieved rate."""
+
+    def __init__(self, start: float, target: float | None) -> None:
+        self.mark = start
+        self.count = 0
+        self.target = target
+        self.per_second: list[float] = []
+
+    def observe(self, now: float, events: int) -> None:
+        self.count += events
+        while now - self.mark >= 1.0:
+            self.per_second.append(float(self.count))
+            target = f" (target {self.target:,.0f})" if self.target else ""
+            log.info("achieved %s events/s%s", f"{self.count:,}", target)
+            self.count = 0
+            self.mark += 1.0
+
+
+async def pump(
+    items: Iterable[Item],
+    sink: Sink,
+    *,
+    target_rate: float | None = None,
+    progress: Callable[[int], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    wall: Callable[[], float] = time.time,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> PumpResult:
+    """Send ``items`` to a started ``sink`` on their schedule; the caller closes the sink."""
+    start, wall_start = clock(), wall()
+    meter = _Meter(start, target_rate)
+    sent = since_report = 0
+    now = start  # the last clock reading: an event due before it is due now, no new reading
+    put = sink.put
+    for offset, src, value in items:
+        if offset is None:
+            stamp = wall_start + (now - start)
+        else:
+            due = start + offset
+            if due > now:
+                now = clock()
+            while due > now:
+                await sink.tick()
+                wake = min(due, sink.next_deadline() or due, now + MAX_SLEEP)
+                await sleep(max(wake - now, 0.0))
+                now = clock()
+            stamp = wall_start + offset
+        await put(src, value, stamp)
+        sent += 1
+        since_report += 1
+        if since_report >= CHUNK:
+            now = clock()
+            await _checkpoint(sink, meter, now, since_report, progress)
+            since_report = 0
+    await _checkpoint(sink, meter, clock(), since_report, progress)
+    elapsed = clock() - start
+    return PumpResult(sent, sink.messages, elapsed, meter.per_second)
+
+
+async def _checkpoint(
+    sink: Sink,
+    meter: _Meter,
+    now: float,
+    count: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    await sink.tick()
+    meter.observe(now, count)
+    if progress is not None:
+        progress(count)
+    await asyncio.sleep(0)

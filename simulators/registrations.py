@@ -1,0 +1,75 @@
+"""The population's registry: registration and revocation records in event-time order.
+
+The records are built here; storing, checking and writing them is the
+decision core's job (:class:`policies.registry.Registry`), so the files a
+simulation writes are exactly what ``Registry.load`` and the worker read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+
+from policies.registry import Registry, RegistryRecord
+from simulators.population import Population, local_time
+
+REGISTRY_SUFFIXES = (".csv", ".jsonl")
+
+
+def registry_records(population: Population) -> list[RegistryRecord]:
+    """Every registration and revocation, ordered by when it happens (then by entity id).
+
+    This is the order a ``registrations`` topic carries them in; entities
+    that never register have no record.
+    """
+    timed: list[tuple[float, int, str, RegistryRecord]] = []
+    scenario = population.scenario
+    for entity in population.entities:
+        if entity.registered_at is None:
+            continue
+        grant = RegistryRecord(
+            entity_id=entity.entity_id,
+            name=entity.name,
+            category=entity.category,
+            prefixes=list(entity.prefixes),
+            registered_at=local_time(scenario, entity.registered_at),
+        )
+        timed.append((entity.registered_at, 0, entity.entity_id, grant))
+        if entity.revoked_at is not None and math.isfinite(entity.revoked_at):
+            revoke = RegistryRecord(
+                entity_id=entity.entity_id, revoked_at=local_time(scenario, entity.revoked_at)
+            )
+            timed.append((entity.revoked_at, 1, entity.entity_id, revoke))
+    timed.sort(key=lambda item: item[:3])
+    return [record for *_, record in timed]
+
+
+def build_registry(population: Population) -> Registry:
+    """The registry with every record applied (membership is answered as of event time)."""
+    registry = Registry()
+    for record in registry_records(population):
+        registry.apply(record)
+    return registry
+
+
+def write_registry(population: Population, path: str | Path) -> Registry:
+    """Write the registry as ``.csv`` or ``.jsonl`` (by the file's suffix)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in REGISTRY_SUFFIXES:
+        raise ValueError(f"{path}: a registry file ends in .csv or .jsonl")
+    registry = build_registry(population)
+    if suffix == ".csv":
+        registry.write_csv(path)
+    else:
+        registry.write_jsonl(path)
+    return registry
+
+
+def registration_lines(population: Population) -> Iterator[bytes]:
+    """The records as JSON lines (the ``registrations`` topic's message values)."""
+    encoder = msgspec.json.Encoder()
+    for record in registry_records(population):
+        yield encoder.encode(record)

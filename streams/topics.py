@@ -1,0 +1,58 @@
+"""The four topics of the pipeline, created idempotently at start-up."""
+
+from __future__ import annotations
+
+import logging
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from policysim.settings import Settings
+from streams.kafka_config import kafka_python_kwargs
+
+log = logging.getLogger(__name__)
+
+
+def topic_names(settings: Settings) -> list[str]:
+    """connections, verdicts, registrations and the dead-letter topic, as configured."""
+    return [
+        settings.topic_connections,
+        settings.topic_verdicts,
+        settings.topic_registrations,
+        settings.topic_dlq,
+    ]
+
+
+def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[str]:
+    """Create the missing topics with ``settings.partitions``; return the names created.
+
+    Existing topics are left as they are (their partition count included), so
+    starting a second worker or re-running ``up`` against the same broker is safe.
+    """
+    wanted = names or topic_names(settings)
+    admin = KafkaAdminClient(client_id="policysim-admin", **kafka_python_kwargs(settings))
+    try:
+        existing = set(admin.list_topics())
+        missing = [name for name in wanted if name not in existing]
+        created = []
+        for name in missing:
+            try:
+                admin.create_topics([NewTopic(name, settings.partitions, 1)])
+                created.append(name)
+            except TopicAlreadyExistsError:
+                log.debug("topic %s appeared concurrently", name)
+    finally:
+        admin.close()
+    if created:
+        log.info("created topics %s with %d partitions", created, settings.partitions)
+    return created
+
+
+def partition_count(settings: Settings, topic: str) -> int:
+    """How many partitions ``topic`` has (0 if it does not exist)."""
+    admin = KafkaAdminClient(client_id="policysim-admin", **kafka_python_kwargs(settings))
+    try:
+        described = admin.describe_topics([topic])
+    finally:
+        admin.close()
+    return len(described[0]["partitions"]) if described else 0

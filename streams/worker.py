@@ -1,0 +1,286 @@
+"""The enforcement worker: a Faust app whose agent turns connection events into verdicts.
+
+Design choices forced by measurements on Faust and the embedded broker:
+
+* Faust's aiokafka driver hard-codes ``fetch_max_wait_ms=1500`` and the broker
+  holds every fetch that long, so :class:`_FetchWaitTransport` puts
+  ``settings.fetch_max_wait_ms`` back into the consumer.
+* Faust's per-message machinery is the cost to beat, so the agent reads with
+  ``take_events`` and hands whole batches to :class:`BatchProcessor`; verdicts
+  go out through one aiokafka producer with all sends of a batch in flight at
+  once, and are acknowledged before the batch's offsets are acked.
+* The registry comes from the registry file plus the ``registrations`` topic
+  read from the beginning (:mod:`streams.registry_follower`), never from a
+  Faust table changelog.
+* The session timeout is short (a group join takes half of it) and Faust's web
+  server is disabled, so nothing listens beyond the metrics port on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import faust
+from aiokafka import AIOKafkaProducer
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from mode import Service
+
+from policies.engine import Engine
+from policies.language import load_policy
+from policies.registry import Registry
+from policysim.settings import Settings
+from streams.kafka_config import aiokafka_kwargs, faust_broker_kwargs
+from streams.metrics import WorkerMetrics
+from streams.policy_watch import PolicyWatcher
+from streams.processing import BatchProcessor, InMessage, OutRecord
+from streams.registry_follower import RegistryFollower
+from streams.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+READY_LINE = "policysim worker ready"
+
+
+class _FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # aiokafka hands this to its Fetcher at start(); Faust passed a constant.
+        consumer._fetch_max_wait_ms = self.app.fetch_max_wait_ms
+        return consumer
+
+
+class _FetchWaitConsumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> _FetchWaitConsumerThread:
+        return _FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _FetchWaitTransport(faust_aiokafka.Transport):
+    Consumer = _FetchWaitConsumer
+
+
+class WorkerApp(faust.App):
+    """A Faust app whose consumer fetches with ``fetch_max_wait_ms`` from our settings."""
+
+    fetch_max_wait_ms: int = 1500
+
+    def _new_transport(self) -> Any:
+        return _FetchWaitTransport(self.conf.broker_consumer, self)
+
+
+def make_app(settings: Settings, name: str) -> WorkerApp:
+    """A Faust app configured from ``settings``: short session, no web server, raw bytes."""
+    session = settings.session_timeout_ms / 1000
+    datadir = Path(tempfile.gettempdir()) / "policysim-faust" / name
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = WorkerApp(
+        name,
+        **faust_broker_kwargs(settings),
+        value_serializer="raw",
+        key_serializer="raw",
+        web_enabled=False,
+        web_host="127.0.0.1",
+        web_bind="127.0.0.1",
+        datadir=str(datadir),
+        store="memory://",
+        topic_partitions=settings.partitions,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=session,
+        broker_heartbeat_interval=max(session / 6, 0.5),
+        broker_commit_interval=1.0,
+        broker_max_poll_records=settings.worker_take_max,
+        worker_redirect_stdouts=False,
+    )
+    app.fetch_max_wait_ms = settings.fetch_max_wait_ms
+    return app
+
+
+def build_engine(policy_paths: Sequence[str | Path], registry_path: str | Path | None) -> Engine:
+    """Load the registry file and every policy (the first is enforced) into an Engine."""
+    registry = Registry.load(registry_path) if registry_path else Registry()
+    return Engine([load_policy(p) for p in policy_paths], registry)
+
+
+class WorkerRuntime(Service):
+    """Everything the agent needs besides Faust: producer, registry follower, watcher, metrics."""
+
+    def __init__(
+        self,
+        app: WorkerApp,
+        settings: Settings,
+        engine: Engine,
+        policy_paths: Sequence[str | Path],
+        metrics: WorkerMetrics,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.app = app
+        self.settings = settings
+        self.engine = engine
+        self.metrics = metrics
+        self.processor = BatchProcessor(
+            engine,
+            metrics,
+            settings.topic_verdicts,
+            settings.topic_dlq,
+            settings.max_event_bytes,
+        )
+        self.follower = RegistryFollower(settings, engine.registry, metrics, self._registry_changed)
+        self.watcher = PolicyWatcher(
+            engine,
+            policy_paths,
+            metrics,
+            settings.policy_watch_seconds,
+            lambda: metrics.set_policies(engine.policies),
+        )
+        self.producer: AIOKafkaProducer | None = None
+        self._partition_counts: dict[str, int] = {}
+        self.processed: dict[Any, int] = {}
+        self.assigned = asyncio.Event()
+        self._registry_changed()
+        metrics.set_policies(engine.policies)
+
+    def _registry_changed(self) -> None:
+        self.metrics.set_registry(self.engine.registry.stats())
+
+    async def on_start(self) -> None:
+        self.producer = AIOKafkaProducer(
+            client_id="policysim-worker",
+            acks=1,
+            max_batch_size=1 << 20,
+            **aiokafka_kwargs(self.settings),
+        )
+        await self.producer.start()
+        await self.follower.start()
+        self.add_future(self.follower.run())
+        self.add_future(self.watcher.run())
+        self.add_future(self._announce_ready())
+        self.add_future(self._track_lag())
+
+    async def on_stop(self) -> None:
+        self.metrics.ready.set(0)
+        await self.follower.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+            self.producer = None
+
+    async def _announce_ready(self) -> None:
+        await asyncio.gather(self.follower.caught_up.wait(), self.assigned.wait())
+        self.metrics.ready.set(1)
+        log.info("%s: group %s", READY_LINE, self.settings.consumer_group)
+
+    async def handle(self, messages: list[InMessage]) -> None:
+        """Process a batch and wait until its records are acknowledged by the broker."""
+        result = self.processor.process(messages)
+        if result.records:
+            await asyncio.gather(*await self._send_batches(result.records))
+        self.processor.observe_sent(result)
+        processed = self.processed
+        for m in messages:
+            processed[(m.topic, m.partition)] = m.offset + 1
+
+    async def _send_batches(self, records: list[OutRecord]) -> list[asyncio.Future]:
+        """One record batch per (topic, partition): a send per message costs more than a verdict."""
+        producer = self.producer
+        batches: dict[tuple[str, int], Any] = {}
+        futures = []
+        now_ms = int(time.time() * 1000)
+        for r in records:
+            where = (r.topic, r.partition % await self._partitions(r.topic))
+            batch = batches.get(where)
+            if batch is None:
+                batch = batches[where] = producer.create_batch()
+            if not _append(batch, r, now_ms):
+                futures.append(await producer.send_batch(batch, where[0], partition=where[1]))
+                batch = batches[where] = producer.create_batch()
+                if not _append(batch, r, now_ms):
+                    raise ValueError(f"a record of {len(r.value)} bytes exceeds the batch size")
+        for (topic, partition), batch in batches.items():
+            futures.append(await producer.send_batch(batch, topic, partition=partition))
+        return futures
+
+    async def _partitions(self, topic: str) -> int:
+        count = self._partition_counts.get(topic)
+        if count is None:
+            count = self._partition_counts[topic] = len(await self.producer.partitions_for(topic))
+        return count
+
+    async def _track_lag(self) -> None:
+        """Lag from the high-water marks of fetch responses, not ListOffsets (wrong here)."""
+        gauge = self.metrics.consumer_lag
+        while True:
+            await asyncio.sleep(1.0)
+            gauge.clear()
+            assignment = [
+                tp
+                for tp in self.app.consumer.assignment()
+                if tp.topic == self.settings.topic_connections
+            ]
+            self.metrics.assigned_partitions.set(len(assignment))
+            for tp in assignment:
+                high = self.app.consumer.highwater(tp)
+                done = self.processed.get((tp.topic, tp.partition))
+                if high is None or done is None:
+                    continue
+                gauge.labels(tp.topic, str(tp.partition)).set(max(high - done, 0))
+
+
+def _append(batch: Any, r: OutRecord, timestamp_ms: int) -> bool:
+    """Add a record to an aiokafka batch; False when the batch is full."""
+    added = batch.append(key=r.key, value=r.value, timestamp=timestamp_ms, headers=r.headers)
+    return added is not None
+
+
+def attach_agent(app: WorkerApp, runtime: WorkerRuntime, settings: Settings) -> None:
+    """The enforcement agent: batches of messages from ``connections`` to the runtime."""
+    topic = app.topic(settings.topic_connections, value_serializer="raw", key_serializer="raw")
+    within = settings.worker_take_within_ms / 1000
+
+    async def enforce(stream: Any) -> None:
+        async for events in stream.take_events(settings.worker_take_max, within=within):
+            await runtime.handle(
+                [
+                    InMessage(m.topic, m.partition, m.offset, m.key, m.value, list(m.headers or ()))
+                    for m in (e.message for e in events)
+                ]
+            )
+
+    app.agent(topic, name="policysim.enforce", concurrency=1)(enforce)
+
+    @app.on_rebalance_complete.connect
+    async def _assigned(sender: Any, **kwargs: Any) -> None:
+        runtime.assigned.set()
+
+
+def run_worker(settings: Settings, engine: Engine, policy_paths: Sequence[str | Path]) -> int:
+    """Run a worker until SIGINT/SIGTERM; return its exit code (0 on a clean stop).
+
+    ``engine`` holds the policies loaded from ``policy_paths`` (watched for
+    changes) and the registry loaded from its file.
+    """
+    ensure_topics(settings)
+    metrics = WorkerMetrics()
+    port = metrics.serve(settings.metrics_host, settings.metrics_port)
+    log.info("metrics on http://%s:%d/metrics", settings.metrics_host, port)
+    app = make_app(settings, settings.consumer_group)
+    runtime = WorkerRuntime(app, settings, engine, policy_paths, metrics)
+    attach_agent(app, runtime, settings)
+    worker = faust.Worker(
+        app,
+        runtime,
+        loglevel=settings.log_level,
+        quiet=True,
+        redirect_stdouts=False,
+        loop=asyncio.new_event_loop(),
+    )
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

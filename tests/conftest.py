@@ -1,0 +1,66 @@
+"""Shared fixtures: one embedded Kafka broker per test session, and helpers around it.
+
+Starting the broker takes milliseconds but Faust workers take seconds, so tests
+share the broker and keep apart by topic names: ``kafka_settings`` gives each
+test its own set of topics (and consumer group) on the shared broker.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from policysim.settings import Settings, load_settings
+from streams.broker import EmbeddedBroker
+from streams.reading import read_items
+from streams.topics import ensure_topics
+
+_serial = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """The embedded broker, started once for the whole session on a free loopback port."""
+    log_path = Path(tmp_path_factory.mktemp("broker")) / "broker.log"
+    with EmbeddedBroker(log_path=log_path) as running:
+        yield running
+
+
+@pytest.fixture
+def kafka_settings(broker: EmbeddedBroker, request: pytest.FixtureRequest) -> Settings:
+    """Settings on the shared broker with topics and a consumer group private to this test.
+
+    The topics exist (with 8 partitions) when the test starts.
+    """
+    tag = f"{request.node.name[:40]}-{os.getpid()}-{next(_serial)}"
+    tag = "".join(c if c.isalnum() or c in "-_" else "-" for c in tag)
+    settings = load_settings(environ={}).replace(
+        bootstrap=broker.bootstrap,
+        topic_connections=f"connections-{tag}",
+        topic_verdicts=f"verdicts-{tag}",
+        topic_registrations=f"registrations-{tag}",
+        topic_dlq=f"dlq-{tag}",
+        consumer_group=f"group-{tag}",
+    )
+    ensure_topics(settings)
+    return settings
+
+
+@pytest.fixture
+def consume() -> Callable[..., list[dict]]:
+    """``consume(settings, topic, expected=None, until_idle=2.0)``: a topic's JSON objects.
+
+    Envelopes are flattened; reading stops at ``expected`` objects or after
+    ``until_idle`` quiet seconds.
+    """
+
+    def _consume(
+        settings: Settings, topic: str, expected: int | None = None, until_idle: float = 2.0
+    ) -> list[dict]:
+        return read_items(settings, topic, until_idle=until_idle, expected=expected)
+
+    return _consume
