@@ -47,9 +47,12 @@ class Truth(msgspec.Struct, omit_defaults=True):
 
     def label(self) -> str:
         """The confusion-matrix cell: ``vpn_registered``, ``non_vpn_unregistered``, ..."""
-        vpn = "vpn" if self.is_vpn else "non_vpn"
-        reg = "registered" if self.registered_at_event_time else "unregistered"
-        return f"{vpn}_{reg}"
+        return truth_label(self.is_vpn, self.registered_at_event_time)
+
+
+def truth_label(is_vpn: bool, registered: bool) -> str:
+    """The confusion-matrix cell of a (VPN?, registered?) pair, as reports and metrics name it."""
+    return f"{'vpn' if is_vpn else 'non_vpn'}_{'registered' if registered else 'unregistered'}"
 
 
 class Event(msgspec.Struct, omit_defaults=True):

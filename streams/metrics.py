@@ -19,6 +19,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from policies.model import REJECT_REASONS, truth_label
+
 _DECISION_RULE = attrgetter("decision", "rule")
 _DECISION_CATEGORY = attrgetter("decision", "category")
 _DECISION_TRUTH = attrgetter("decision", "truth.is_vpn", "truth.registered_at_event_time")
@@ -166,6 +168,9 @@ class WorkerMetrics:
         self._by_category = _Children(self.by_category)
         self._truth = _Children(self.truth)
         self._rejected = _Children(self.rejected)
+        # Every reason exists from the start at 0, so rate() counts the very first reject.
+        for reason in REJECT_REASONS:
+            self._rejected.get(reason)
 
     def count_verdicts(self, policy: str, verdicts: Sequence[Any]) -> None:
         """Count one policy's verdicts of a batch: one ``inc(n)`` per label combination.
@@ -182,8 +187,7 @@ class WorkerMetrics:
         except AttributeError:  # some events carry no truth
             truths = Tally(map(_DECISION_TRUTH, [v for v in verdicts if v.truth is not None]))
         for (decision, is_vpn, registered), n in truths.items():
-            cell = f"{'vpn' if is_vpn else 'non_vpn'}_{'' if registered else 'un'}registered"
-            self._truth.get(policy, decision, cell).inc(n)
+            self._truth.get(policy, decision, truth_label(is_vpn, registered)).inc(n)
 
     def count_rejections(self, reasons: Iterable[str]) -> None:
         self._rejected.add(Tally((reason,) for reason in reasons))

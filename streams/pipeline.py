@@ -153,9 +153,11 @@ class Pipeline:
         """Wait until the worker decided or rejected ``events``; return (evaluated, rejected)."""
         assert self.worker is not None
         samples = self.worker.wait_for(
-            lambda m: sample_sum(m, "policysim_events_total")
-            + sample_sum(m, "policysim_events_rejected_total")
-            >= events,
+            lambda m: (
+                sample_sum(m, "policysim_events_total")
+                + sample_sum(m, "policysim_events_rejected_total")
+                >= events
+            ),
             timeout,
             f"done with {events} events",
         )
@@ -217,6 +219,7 @@ class Pipeline:
         return PipelineCounts(
             sent.events, sent.messages, evaluated, rejected, collected[0], sent.elapsed
         )
+
 
 def run_pipeline(
     settings: Settings,

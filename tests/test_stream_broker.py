@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import pytest
 from kafka import KafkaProducer
 
@@ -64,3 +68,21 @@ def test_security_settings_pass_through():
         kafka_python_kwargs(Settings(bootstrap="x:1", security_protocol="BOGUS"))
     with pytest.raises(KafkaConfigError):
         kafka_python_kwargs(Settings())
+
+
+def test_broker_command_prints_bootstrap_and_stops_on_sigterm():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "policysim.cli", "--log-level", "WARNING", "broker"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        host, port = process.stdout.readline().strip().split(":")
+        assert host == "127.0.0.1"
+        assert api_versions_ok(host, int(port))
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        assert not api_versions_ok(host, int(port), timeout=0.2)
+    finally:
+        process.kill()
+        process.wait()

@@ -221,6 +221,10 @@ def test_two_workers_share_partitions_and_one_takes_over(stream: Stream, consume
     )
     with b:
         b.wait_ready()
+        # Ready means caught up: the record sent to `registrations` by an earlier test
+        # is in B's registry although B started after it (no changelog, no end_offsets).
+        applied = sample_sum(b.metrics(), "policysim_registry_updates_total", outcome="applied")
+        assert applied >= 1
         for w in (a, b):
             w.wait_for(
                 lambda m: 0 < sample_sum(m, "policysim_assigned_partitions") < 8, 30, "sharing"
@@ -247,4 +251,29 @@ def test_two_workers_share_partitions_and_one_takes_over(stream: Stream, consume
     a.wait_for(lambda m: sample_sum(m, "policysim_events_total") >= before + 100, 30, "alone")
     ids = {v["id"] for v in consume(stream.settings, stream.settings.topic_verdicts)}
     assert {e["id"] for e in shared} <= ids
-    assert a.stop() == 0
+
+
+def test_offsets_committed_on_shutdown_are_not_processed_again(stream: Stream) -> None:
+    """A worker joining the group after the others stopped gently starts where they stopped.
+
+    One new event goes to every partition; any event left uncommitted would be
+    re-read before the new one in its partition, so the count would exceed 8.
+    """
+    assert stream.worker.stop() == 0
+    c = WorkerProcess(
+        stream.settings,
+        stream.policy_paths(),
+        stream.folder / "registry.csv",
+        stream.folder / "worker-c.log",
+    )
+    with c:
+        c.wait_ready()
+        for partition in range(8):
+            event = make_event(partition, "after-restart-")
+            stream.producer.send(
+                stream.settings.topic_connections, orjson.dumps(event), partition=partition
+            )
+        stream.producer.flush()
+        samples = c.wait_for(lambda m: sample_sum(m, "policysim_events_total") >= 8, 30, "done")
+        assert sample_sum(samples, "policysim_events_total") == 8
+        assert c.stop() == 0

@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Start, announce, wait; SIGTERM is turned into the same clean stop as Ctrl-C."""
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
+        signal.signal(signum, signal.default_int_handler)
     with EmbeddedBroker(port=args.port, log_path=args.log_file) as broker:
         ensure_topics(settings.replace(bootstrap=broker.bootstrap))
         print(broker.bootstrap, flush=True)

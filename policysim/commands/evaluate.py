@@ -28,6 +28,7 @@ from policies.model import DECISIONS, Event, Rejection, encode
 from policysim.commands.policy import LoadError, load_policies, load_registry
 from policysim.settings import Settings
 from simulators.readers import FORMATS, ReaderError, parse_csv_mapping, read_events
+from simulators.rejects import RejectsFile, default_rejects_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -115,11 +116,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"policysim evaluate: {exc}", file=sys.stderr)
         return 2
     engine = Engine(policies, registry)
-    rejects_path = args.rejects or _default_rejects(args.out)
+    rejects_path = args.rejects or default_rejects_path(args.out, args.events)
     stderr = Console(stderr=True)
     with ExitStack() as stack:
         out = sys.stdout.buffer if args.out == "-" else stack.enter_context(open(args.out, "wb"))
-        sink = _LazyWriter(rejects_path, stack)
+        rejects = stack.enter_context(RejectsFile(rejects_path))
         total = _line_total(args.events, settings.progress_min_bytes)
         progress = stack.enter_context(_progress(stderr, total is not None or None))
         task = progress.add_task("evaluating", total=total)
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                 engine,
                 read_events(args.events, args.format, mapping),
                 out,
-                sink.write,
+                rejects.write,
                 settings.evaluate_batch,
                 lambda line: progress.update(task, completed=line),
             )
@@ -139,28 +140,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     stderr.print(f"{summary.events} events evaluated, {summary.rejected} rejected{where}")
     stderr.print(_table(summary))
     return 0
-
-
-class _LazyWriter:
-    """The rejects file, created only when there is something to put in it."""
-
-    def __init__(self, path: str, stack: ExitStack) -> None:
-        self.path = path
-        self.stack = stack
-        self.handle: IO[bytes] | None = None
-
-    def write(self, rejection: Rejection) -> None:
-        if self.handle is None:
-            # The ExitStack of the command closes it.
-            self.handle = self.stack.enter_context(open(self.path, "wb"))  # noqa: SIM115
-        self.handle.write(encode(rejection) + b"\n")
-
-
-def _default_rejects(out: str) -> str:
-    if out == "-":
-        return "rejects.jsonl"
-    path = Path(out)
-    return str(path.with_name(path.name.removesuffix(".jsonl") + ".rejects.jsonl"))
 
 
 def _line_total(path: str, min_bytes: int) -> int | None:

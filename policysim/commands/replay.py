@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-from contextlib import ExitStack
 
-from policies.model import Rejection, encode, parse_timestamp
+from policies.model import parse_timestamp
 from policysim.settings import Settings
 from simulators.readers import FORMATS, ReaderError, parse_csv_mapping
+from simulators.rejects import RejectsFile, default_rejects_path
 from simulators.replay import ReplayCounts, ReplayOptions, replay_items
 from simulators.runner import SEND_ERRORS, add_sink_arguments, run_paced, sink_from_args
 from simulators.sinks import TargetError
@@ -37,7 +37,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     pacing.add_argument("--rate", type=float, help="fixed events per second instead of gaps")
     parser.add_argument("--loop", type=int, default=1, help="times to replay (default 1)")
     parser.add_argument("--start", help="ISO 8601 time (with offset) for the first event")
-    parser.add_argument("--rejects", metavar="FILE", help="write rejected lines (JSON lines)")
+    parser.add_argument(
+        "--rejects",
+        metavar="FILE",
+        help="rejected lines, JSON lines (default: OUT.rejects.jsonl, or FILE's name in the "
+        "working folder when sending to Kafka); created only when a line is rejected",
+    )
     add_sink_arguments(parser, default_batch="1")
     parser.set_defaults(handler=run)
 
@@ -57,16 +62,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         log.error("%s", exc)
         return 2
     counts = ReplayCounts()
-    with ExitStack() as stack:
-        rejects = stack.enter_context(open(args.rejects, "wb")) if args.rejects else None
-
-        def on_reject(rejection: Rejection) -> None:
-            log.debug("rejected %s: %s", rejection.source, rejection.reason)
-            if rejects is not None:
-                rejects.write(encode(rejection) + b"\n")
-
+    rejects_path = args.rejects or default_rejects_path(args.out, args.file)
+    with RejectsFile(rejects_path) as rejects:
         try:
-            items = replay_items(args.file, options, counts, on_reject, args.format, mapping)
+            items = replay_items(args.file, options, counts, rejects.write, args.format, mapping)
             result = run_paced(
                 items,
                 sink,
@@ -84,9 +83,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"read {counts.read:,} lines: sent {result.events:,} events "
         f"({result.messages:,} messages), rejected {counts.rejected:,}"
-        + (f" (see {args.rejects})" if args.rejects and counts.rejected else "")
+        + (f" (see {rejects_path})" if counts.rejected else "")
         + f"; {result.elapsed:.2f} s"
     )
-    if counts.rejected and not args.rejects:
-        log.warning("%d lines were rejected; --rejects FILE keeps them", counts.rejected)
     return 0

@@ -60,6 +60,8 @@ def event_count(events: int | None, rate: float | None, duration: float | None) 
 def _write_registry_files(
     population: Population, registry_out: str | None, registrations_out: str | None
 ) -> None:
+    for path in filter(None, (registry_out, registrations_out)):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     if registry_out:
         registry = write_registry(population, registry_out)
         print(f"registry: {registry_out} ({registry.stats()['grants']} prefixes)")

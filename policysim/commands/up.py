@@ -71,7 +71,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         population = build_population(scenario, args.seed, settings)
         registry_path = workdir / "registry.csv"
         write_registry(population, registry_path)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
+        signal.signal(signum, signal.default_int_handler)
     try:
         with Pipeline(settings, paths, registry_path, workdir) as pipeline:
             counts = _stream(pipeline, generate_events(population, count), count, args, console)
