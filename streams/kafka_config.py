@@ -55,13 +55,18 @@ def kafka_python_kwargs(settings: Settings) -> dict[str, Any]:
     }
     if protocol.endswith("SSL") and settings.ssl_cafile:
         kwargs["ssl_cafile"] = settings.ssl_cafile
-    if protocol.startswith("SASL"):
-        kwargs |= {
-            "sasl_mechanism": mechanism,
-            "sasl_plain_username": settings.sasl_username,
-            "sasl_plain_password": settings.sasl_password,
-        }
-    return kwargs
+    return kwargs | _sasl_kwargs(settings, protocol, mechanism)
+
+
+def _sasl_kwargs(settings: Settings, protocol: str, mechanism: str) -> dict[str, Any]:
+    """The SASL arguments, which kafka-python and aiokafka spell alike."""
+    if not protocol.startswith("SASL"):
+        return {}
+    return {
+        "sasl_mechanism": mechanism,
+        "sasl_plain_username": settings.sasl_username,
+        "sasl_plain_password": settings.sasl_password,
+    }
 
 
 def aiokafka_kwargs(settings: Settings) -> dict[str, Any]:
@@ -74,13 +79,7 @@ def aiokafka_kwargs(settings: Settings) -> dict[str, Any]:
     context = ssl_context(settings)
     if context is not None:
         kwargs["ssl_context"] = context
-    if protocol.startswith("SASL"):
-        kwargs |= {
-            "sasl_mechanism": mechanism,
-            "sasl_plain_username": settings.sasl_username,
-            "sasl_plain_password": settings.sasl_password,
-        }
-    return kwargs
+    return kwargs | _sasl_kwargs(settings, protocol, mechanism)
 
 
 def faust_broker_kwargs(settings: Settings) -> dict[str, Any]:

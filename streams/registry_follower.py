@@ -20,7 +20,7 @@ from aiokafka.errors import ConsumerStoppedError
 
 from policies.registry import Registry, RegistryRecord
 from policysim.settings import Settings
-from streams.kafka_config import aiokafka_kwargs
+from streams.consumers import open_from_beginning
 from streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -48,26 +48,9 @@ class RegistryFollower:
 
     async def start(self) -> None:
         """Connect and assign every partition of the topic from its beginning."""
-        topic = self.settings.topic_registrations
-        consumer = AIOKafkaConsumer(
-            client_id="policysim-registry",
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
-            **aiokafka_kwargs(self.settings),
+        self._consumer, self._partitions = await open_from_beginning(
+            self.settings, [self.settings.topic_registrations], client_id="policysim-registry"
         )
-        await consumer.start()
-        self._consumer = consumer
-        partitions = consumer.partitions_for_topic(topic)
-        while not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                await asyncio.sleep(0.2)
-        self._partitions = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(self._partitions)
-        await consumer.seek_to_beginning(*self._partitions)
 
     async def run(self) -> None:
         """Consume forever; set :attr:`caught_up` once every partition reached its high water."""

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from kafka_topics import private_settings
 
-from policysim.settings import Settings, load_settings
+from policysim.settings import Settings
 from streams.broker import EmbeddedBroker
 from streams.reading import read_items
-from streams.topics import ensure_topics
 
 _serial = itertools.count()
 
@@ -37,17 +37,7 @@ def kafka_settings(broker: EmbeddedBroker, request: pytest.FixtureRequest) -> Se
     The topics exist (with 8 partitions) when the test starts.
     """
     tag = f"{request.node.name[:40]}-{os.getpid()}-{next(_serial)}"
-    tag = "".join(c if c.isalnum() or c in "-_" else "-" for c in tag)
-    settings = load_settings(environ={}).replace(
-        bootstrap=broker.bootstrap,
-        topic_connections=f"connections-{tag}",
-        topic_verdicts=f"verdicts-{tag}",
-        topic_registrations=f"registrations-{tag}",
-        topic_dlq=f"dlq-{tag}",
-        consumer_group=f"group-{tag}",
-    )
-    ensure_topics(settings)
-    return settings
+    return private_settings(broker.bootstrap, tag)
 
 
 @pytest.fixture

@@ -25,16 +25,16 @@ from pathlib import Path
 import pytest
 import yaml
 from kafka import KafkaProducer
+from kafka_topics import private_settings
 
 from dashboards import generate
 from dashboards.promapi import Prometheus
 from dashboards.queries import PanelQuery, annotation_queries, fill, panel_queries
 from dashboards.snapshot import enforced_policy, variable_values
 from policysim.cli import main
-from policysim.settings import Settings, load_settings
+from policysim.settings import Settings
 from streams.broker import EmbeddedBroker, free_port
 from streams.kafka_config import kafka_python_kwargs
-from streams.topics import ensure_topics
 
 pytestmark = [
     pytest.mark.kafka,
@@ -100,21 +100,6 @@ def sample_value(text: str, name: str) -> float:
     return 0.0
 
 
-def private_settings(broker: EmbeddedBroker) -> Settings:
-    """Topics and a consumer group of this module only, on the session's broker."""
-    tag = f"dash-proof-{os.getpid()}"
-    settings = load_settings(environ={}).replace(
-        bootstrap=broker.bootstrap,
-        topic_connections=f"connections-{tag}",
-        topic_verdicts=f"verdicts-{tag}",
-        topic_registrations=f"registrations-{tag}",
-        topic_dlq=f"dlq-{tag}",
-        consumer_group=f"group-{tag}",
-    )
-    ensure_topics(settings)
-    return settings
-
-
 def child_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     for name in (
@@ -163,7 +148,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("dash-proof")
-    settings = private_settings(broker)
+    settings = private_settings(broker.bootstrap, f"dash-proof-{os.getpid()}")
     env = child_env(settings)
     policies = tmp / "policies"
     shutil.copytree(ROOT / "policies" / "examples", policies)

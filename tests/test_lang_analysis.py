@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from policies.examples import EXAMPLES_DIR as EXAMPLES
 from policies.language import load_policy, parse_policy
 from policies.language.analysis import analyse
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "policies" / "examples"
 
 HEAD = """\
 policy: p

@@ -3,17 +3,15 @@ several policies at once, and the batch path always equal to the one-by-one path
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.engine import Engine
+from policies.examples import EXAMPLES_DIR as EXAMPLES
 from policies.language import load_policy, parse_policy
 from policies.model import Event, Truth
 from policies.registry import Registry, RegistryRecord
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "policies" / "examples"
 DEADLINE = 1_000_000.0
 
 POLICY = f"""

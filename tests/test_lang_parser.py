@@ -10,10 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from policies.addresses import parse_ip
+from policies.examples import EXAMPLES_DIR as EXAMPLES
 from policies.language import PolicyError, load_policy, parse_policy
 from policies.language.ast import AddressCondition, PortCondition, ValueCondition
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "policies" / "examples"
 
 GOOD = """\
 policy: p

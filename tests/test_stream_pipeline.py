@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from pathlib import Path
 
 import orjson
 import pytest
 from kafka import KafkaProducer
 
+from policies.examples import EXAMPLES_DIR as EXAMPLES
 from policysim.cli import main
 from policysim.settings import Settings
 from streams.kafka_config import kafka_python_kwargs
 from streams.pipeline import run_pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "policies" / "examples"
 
 
 def test_run_pipeline_streams_every_verdict_to_out(kafka_settings: Settings, tmp_path) -> None:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 from prometheus_client import CollectorRegistry, Histogram
 
+from policies.examples import EXAMPLES_DIR as EXAMPLES
 from streams.metrics import WorkerMetrics, observe_many
 from streams.processing import BatchProcessor, InMessage, sent_at_of
 from streams.worker import build_engine
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "policies" / "examples"
 
 
 def event(i: int) -> dict:

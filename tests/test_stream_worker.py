@@ -17,6 +17,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from policies.examples import EXAMPLES_DIR as EXAMPLES
 from policies.model import Event, decode_event, encode
 from policies.registry import RegistryRecord
 from policysim.settings import Settings
@@ -26,7 +27,6 @@ from streams.worker_process import WorkerProcess, sample_sum
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "policies" / "examples"
 POLICIES = ("pta-vpn-2024.yaml", "pta-vpn-lenient.yaml", "pta-vpn-strict.yaml")
 DEADLINE = 1733000400.0  # 2024-12-01T00:00:00+05:00
 # Sources: registered freelancer, registered bank, an unregistered block; VPN and plain apps.

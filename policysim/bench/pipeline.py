@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-import policies
+from policies.examples import example_paths
 from policysim.settings import Settings
 from simulators.generator import generate_events
 from simulators.pacing import at_rate, pump
@@ -44,13 +43,12 @@ from simulators.registrations import write_registry
 from simulators.scenario import load_scenario
 from simulators.sinks import open_sink
 from streams.broker import EmbeddedBroker
-from streams.kafka_config import aiokafka_kwargs
+from streams.consumers import open_from_beginning
 from streams.processing import SENT_AT, TAKEN_AT
 from streams.producers import DEFAULT_PRODUCER
 from streams.topics import ensure_topics
 from streams.worker_process import WorkerProcess, sample_sum, settings_env
 
-EXAMPLES = Path(policies.__file__).parent / "examples"
 POLICY_SETS = {
     1: ("pta-vpn-2024.yaml",),
     3: ("pta-vpn-2024.yaml", "pta-vpn-strict.yaml", "pta-vpn-lenient.yaml"),
@@ -107,19 +105,9 @@ def _header(headers: Any, name: str) -> float | None:
 
 async def _observe(settings: Settings, enforced: str, seen: Observed, stop: asyncio.Event) -> None:
     """Read ``connections`` (broker floor) and ``verdicts`` (end to end) as they arrive."""
-    consumer = AIOKafkaConsumer(
-        group_id=None,
-        enable_auto_commit=False,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
-        max_partition_fetch_bytes=4 << 20,
-        **aiokafka_kwargs(settings),
-    )
-    await consumer.start()
+    topics = (settings.topic_connections, settings.topic_verdicts)
+    consumer, _ = await open_from_beginning(settings, topics, max_partition_fetch_bytes=4 << 20)
     try:
-        topics = (settings.topic_connections, settings.topic_verdicts)
-        tps = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
         policy = enforced.encode()
         while not stop.is_set():
             batches = await consumer.getmany(timeout_ms=100, max_records=20000)
@@ -199,19 +187,10 @@ async def _live(
 
 async def _raw_drain(settings: Settings, messages: int) -> dict[str, float]:
     """A plain aiokafka consumer reading the backlog: the broker's and client's ceiling."""
-    consumer = AIOKafkaConsumer(
-        group_id=None,
-        enable_auto_commit=False,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
-        max_partition_fetch_bytes=4 << 20,
-        **aiokafka_kwargs(settings),
+    consumer, _ = await open_from_beginning(
+        settings, [settings.topic_connections], max_partition_fetch_bytes=4 << 20
     )
-    await consumer.start()
     try:
-        topic = settings.topic_connections
-        tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
         count, start = 0, time.perf_counter()
         while count < messages and time.perf_counter() - start < 120:
             batches = await consumer.getmany(timeout_ms=200, max_records=50000)
@@ -298,7 +277,7 @@ def bench_pipeline(
 ) -> dict[str, Any]:
     """Run the benchmark on a private embedded broker; return the figures as a dict."""
     workdir = Path(tempfile.mkdtemp(prefix="policysim-bench-pipeline-"))
-    paths = [str(EXAMPLES / name) for name in POLICY_SETS[policy_count]]
+    paths = example_paths(POLICY_SETS[policy_count])
     scenario = load_scenario(scenario_name)
     population = build_population(scenario, 1, settings)
     registry = workdir / "registry.csv"

@@ -21,8 +21,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-import policies
 from policies.engine import Engine
+from policies.examples import example_paths
 from policies.language import Policy
 from policies.registry import Registry
 from policysim.commands.policy import LoadError, load_policies, load_registry
@@ -39,10 +39,6 @@ from streams.pipeline import run_pipeline
 from streams.worker_process import WorkerProcessError
 
 log = logging.getLogger(__name__)
-
-EXAMPLES = Path(policies.__file__).parent / "examples"
-# The deadline policy is enforced; the strict and lenient variants run as shadows.
-DEFAULT_POLICIES = ("pta-vpn-2024.yaml", "pta-vpn-strict.yaml", "pta-vpn-lenient.yaml")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -71,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Simulate, collect verdicts into the report builder, write the report, print its headline."""
     console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
-    paths = args.policy or [str(EXAMPLES / name) for name in DEFAULT_POLICIES]
+    paths = args.policy or example_paths()
     try:
         scenario = load_scenario(args.scenario)
         policy_list = load_policies(paths)

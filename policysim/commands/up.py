@@ -12,13 +12,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-import policies
+from policies.examples import example_paths
 from policysim.settings import Settings
 
 log = logging.getLogger(__name__)
-
-EXAMPLES = Path(policies.__file__).parent / "examples"
-DEFAULT_POLICIES = ("pta-vpn-2024.yaml", "pta-vpn-strict.yaml", "pta-vpn-lenient.yaml")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +54,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from streams.pipeline import Pipeline
 
     console = Console(stderr=True)
-    paths = args.policy or [str(EXAMPLES / name) for name in DEFAULT_POLICIES]
+    paths = args.policy or example_paths()
     try:
         count = event_count(args.events, args.rate, args.duration)
         scenario = load_scenario(args.scenario)
