@@ -20,6 +20,8 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
+from policysim.palette import DECISION_COLORS
+
 #: The data source uid that ``dashboards/grafana/provisioning/datasources`` provisions.
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="policysim-prometheus")
 
@@ -102,6 +104,10 @@ def time_series(
     )
     if stacked:
         panel = panel.stacking(common_builders.StackingConfig().mode(common.StackingMode.NORMAL))
+    if any(q.legend == "{{decision}}" for q in queries):
+        for decision, color in DECISION_COLORS.items():
+            fixed = {"mode": "fixed", "fixedColor": color}
+            panel = panel.override_by_name(decision, [model.DynamicConfigValue("color", fixed)])
     return panel
 
 

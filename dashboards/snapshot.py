@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from dashboards.promapi import Prometheus
 from dashboards.queries import PanelQuery, fill, legend_text, panel_queries
+from policysim.palette import DECISION_COLORS
 
 #: Ranks the loaded policies so that the enforced one comes first (as the dashboard's variable).
 RANKED_POLICIES = (
@@ -144,15 +145,28 @@ def _on_common_times(series: Sequence[Series]) -> tuple[np.ndarray, list[np.ndar
     return times, aligned
 
 
+def _decision_order(series: Series) -> int:
+    """allow, flag, block first and in that order (stacked bottom to top), then the rest."""
+    order = list(DECISION_COLORS)
+    return order.index(series.legend) if series.legend in order else len(order)
+
+
 def _draw_timeseries(ax: Axes, data: PanelData) -> None:
+    series = sorted(data.series, key=_decision_order)
+    colors = [DECISION_COLORS.get(s.legend) for s in series]
     if data.stacked:
-        times, values = _on_common_times(data.series)
-        labels = [s.legend for s in data.series]
-        ax.stackplot(times.astype("datetime64[s]"), *values, labels=labels)
+        times, values = _on_common_times(series)
+        labels = [s.legend for s in series]
+        ax.stackplot(
+            times.astype("datetime64[s]"),
+            *values,
+            labels=labels,
+            colors=colors if all(colors) else None,
+        )
     else:
-        for series in data.series:
-            stamps = series.times.astype("datetime64[s]")
-            ax.plot(stamps, series.values, label=series.legend, linewidth=1.2)
+        for item, color in zip(series, colors, strict=True):
+            stamps = item.times.astype("datetime64[s]")
+            ax.plot(stamps, item.values, label=item.legend, linewidth=1.2, color=color)
     _time_axis(ax)
     ax.yaxis.set_major_formatter(lambda v, _pos: format_value(v, data.unit))
     ax.legend(fontsize=6, loc="upper left", ncol=2 if len(data.series) > 4 else 1)

@@ -21,7 +21,8 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-COLORS = {"allow": "#9bb7a0", "flag": "#e9a23b", "block": "#c8423b"}
+from policysim.palette import DECISION_COLORS
+
 POLICY_COLORS = ("#1f4e79", "#7b3f99", "#2a9d8f", "#b5651d", "#555555")
 ADOPTION_COLOR = "#2a6fdb"
 
@@ -63,7 +64,7 @@ def timeline(report: dict) -> str:
         hours,
         [enforced[d] for d in ("allow", "flag", "block")],
         labels=["allow", "flag", "block"],
-        colors=[COLORS[d] for d in ("allow", "flag", "block")],
+        colors=[DECISION_COLORS[d] for d in ("allow", "flag", "block")],
         step="post",
     )
     top.set_ylabel("events per hour")
@@ -158,7 +159,7 @@ def decision_shares(report: dict) -> str:
     left = [0.0] * len(policies)
     for decision in ("allow", "flag", "block"):
         widths = [p["decisions"][decision]["share"] * 100 for p in policies]
-        axis.barh(labels, widths, left=left, color=COLORS[decision], label=decision)
+        axis.barh(labels, widths, left=left, color=DECISION_COLORS[decision], label=decision)
         left = [a + b for a, b in zip(left, widths, strict=True)]
     axis.invert_yaxis()
     axis.set_xlim(0, 100)
