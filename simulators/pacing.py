@@ -106,7 +106,7 @@ async def pump(
         await put(src, value, stamp)
         sent += 1
         since_report += 1
-        if since_report >= CHUNK:
+        if since_report >= CHUNK or now - meter.mark >= 1.0:
             now = clock()
             await _checkpoint(sink, meter, now, since_report, progress)
             since_report = 0
