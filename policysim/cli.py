@@ -18,20 +18,20 @@ from policysim import __version__
 from policysim.settings import SettingsError, load_settings
 
 COMMAND_MODULES = (
-    "policysim.commands.config",
+    "policysim.commands.run",
+    "policysim.commands.up",
     "policysim.commands.simulate",
     "policysim.commands.replay",
-    "policysim.commands.bench",
-    "policysim.commands.broker",
-    "policysim.commands.worker",
-    "policysim.commands.dump",
-    "policysim.commands.up",
-    "policysim.commands.run",
-    "policysim.commands.report",
     "policysim.commands.evaluate",
     "policysim.commands.policy",
     "policysim.commands.explain",
+    "policysim.commands.report",
+    "policysim.commands.broker",
+    "policysim.commands.worker",
+    "policysim.commands.dump",
     "policysim.commands.dashboards",
+    "policysim.commands.bench",
+    "policysim.commands.config",
 )
 
 log = logging.getLogger("policysim")

@@ -17,8 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``bench`` and, under it, every benchmark in :data:`BENCH_MODULES`."""
     parser = sub.add_parser(
         "bench",
-        help="benchmarks that print figures (lookups, produce, pipeline)",
-        description="Benchmarks. Each prints a table, or JSON with --json.",
+        help="benchmarks that print figures (lookups, engine, produce, pipeline)",
+        description="Benchmarks. Each prints a table, or JSON with --json; none asserts timings.",
     )
     bench_sub = parser.add_subparsers(dest="bench", metavar="BENCHMARK", required=True)
     for name in BENCH_MODULES:
