@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from report_verdicts import TIMEZONE, make_verdicts, write_verdict_file
 
+from policysim.palette import DECISION_COLORS as COLORS
 from policysim.report import report_from_file, write_report
-from policysim.report.charts import CHARTS, COLORS
+from policysim.report.charts import CHARTS
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
