@@ -128,7 +128,12 @@ def write_jsonl(registry: Registry, path: str | os.PathLike[str]) -> None:
     """Records as :meth:`Registry.records` gives them (revocations stay records)."""
     with open(path, "wb") as handle:
         for record in registry.records():
-            handle.write(_record_encoder.encode(record) + b"\n")
+            handle.write(encode_record(record) + b"\n")
+
+
+def encode_record(record: RegistryRecord) -> bytes:
+    """A record as one JSON line's bytes: the JSON-lines file format and the topic's messages."""
+    return _record_encoder.encode(record)
 
 
 def _iso(seconds: float) -> str:

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "policysim.commands.policy",
     "policysim.commands.explain",
     "policysim.commands.report",
+    "policysim.commands.register",
     "policysim.commands.broker",
     "policysim.commands.worker",
     "policysim.commands.dump",

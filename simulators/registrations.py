@@ -11,9 +11,8 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
-import msgspec
-
 from policies.registry import Registry, RegistryRecord
+from policies.registry_files import encode_record
 from simulators.population import Population, local_time
 
 REGISTRY_SUFFIXES = (".csv", ".jsonl")
@@ -70,6 +69,4 @@ def write_registry(population: Population, path: str | Path) -> Registry:
 
 def registration_lines(population: Population) -> Iterator[bytes]:
     """The records as JSON lines (the ``registrations`` topic's message values)."""
-    encoder = msgspec.json.Encoder()
-    for record in registry_records(population):
-        yield encoder.encode(record)
+    return map(encode_record, registry_records(population))
