@@ -104,6 +104,8 @@ def make_app(settings: Settings, name: str) -> WorkerApp:
 def build_engine(policy_paths: Sequence[str | Path], registry_path: str | Path | None) -> Engine:
     """Load the registry file and every policy (the first is enforced) into an Engine."""
     registry = Registry.load(registry_path) if registry_path else Registry()
+    for problem in registry.problems:
+        log.warning("registry line skipped: %s", problem)
     return Engine([load_policy(p) for p in policy_paths], registry)
 
 
