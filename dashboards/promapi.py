@@ -64,10 +64,6 @@ class Prometheus:
         """The loaded rule groups with their rules' health and last errors."""
         return self._get("rules")["groups"]
 
-    def active_targets(self) -> list[dict[str, Any]]:
-        """Scrape targets with their health and last scrape time."""
-        return self._get("targets")["activeTargets"]
-
     def ready(self) -> bool:
         """Whether the server answers ``/-/ready``."""
         try:

@@ -80,11 +80,6 @@ def annotation_queries(board: Mapping[str, Any]) -> list[PanelQuery]:
     ]
 
 
-def variable_names(board: Mapping[str, Any]) -> list[str]:
-    """The names of the dashboard's template variables."""
-    return [item["name"] for item in board.get("templating", {}).get("list", [])]
-
-
 def fill(expr: str, values: Mapping[str, str]) -> str:
     """``expr`` with ``$name`` / ``${name}`` replaced as Grafana would.
 

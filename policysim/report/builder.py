@@ -8,7 +8,6 @@ from verdicts and the ground truth they carry, so it is exact.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -232,13 +231,3 @@ def report_from_file(
     builder = ReportBuilder(names, timezone)
     builder.add_all(read_verdicts(path, builder))
     return builder.result(inputs, registrations, entities_total)
-
-
-def write_verdicts(verdicts: Iterable[Verdict], handle: io.BufferedWriter) -> int:
-    """Write verdicts as JSON lines; returns how many."""
-    encoder = msgspec.json.Encoder()
-    n = 0
-    for v in verdicts:
-        handle.write(encoder.encode(v) + b"\n")
-        n += 1
-    return n

@@ -15,7 +15,7 @@ from typing import IO
 import msgspec
 
 from policies.engine import Engine
-from policies.model import Event, Rejection, Verdict, decode_event, encode
+from policies.model import Event, Rejection, Verdict, decode_event
 from policysim.commands.evaluate import evaluate_stream
 from policysim.report.builder import ReportBuilder
 
@@ -60,15 +60,6 @@ class VerdictSink:
         """Fold one decoded verdict (the Kafka path hands them over already decoded)."""
         self.builder.add(verdict)
         self.received += 1
-
-    def add_many(self, verdicts: Iterable[Verdict]) -> None:
-        n = 0
-        for v in verdicts:
-            self.add(v)
-            if self.keep is not None:
-                self.keep.write(encode(v) + b"\n")
-            n += 1
-        self.counted(n)
 
 
 def numbered_events(lines: Iterable[bytes]) -> Iterator[tuple[int, Event | Rejection]]:
