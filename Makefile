@@ -3,7 +3,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint format bench
+# Debian packages the tests drive for real: a Prometheus server (and promtool), headless
+# Chromium for the report, docker-compose to parse the compose file. Installed when missing
+# and apt-get is at hand (as root); otherwise those tests skip and say why.
+SYSTEM_TOOLS := prometheus promtool chromium docker-compose
+SYSTEM_PACKAGES := prometheus chromium docker-compose
+
+.PHONY: setup system run test lint format
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -13,10 +19,21 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+system:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing Debian packages for:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+		else \
+			echo "missing:$$missing (apt-get install $(SYSTEM_PACKAGES)); their tests will skip"; \
+		fi; \
+	fi
+
 run: $(STAMP)
 	$(VENV)/bin/policysim run simulators/scenarios/pta-deadline.yaml
 
-test: $(STAMP)
+test: $(STAMP) system
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
