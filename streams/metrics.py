@@ -17,6 +17,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from operator import attrgetter
 from typing import Any
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from policies.model import REJECT_REASONS, truth_label
@@ -47,6 +48,23 @@ def observe_many(histogram: Any, value: float, n: int) -> None:
     histogram._sum.inc(value * n)
     index = bisect.bisect_left(histogram._upper_bounds, value)
     histogram._buckets[index].inc(n)
+
+
+def observe_each(histogram: Any, values: Sequence[float], counts: Sequence[int]) -> None:
+    """Record ``counts[i]`` observations of ``values[i]`` for every ``i`` at once.
+
+    A batch holds one latency per message; updating the histogram's locked
+    values per message cost more than the rest of the bookkeeping. This adds
+    to the same buckets and sum as :func:`observe_many` called per value.
+    """
+    if not len(values):
+        return
+    v, n = np.asarray(values, dtype=np.float64), np.asarray(counts, dtype=np.float64)
+    histogram._sum.inc(float(v @ n))
+    bounds = histogram._upper_bounds
+    per_bucket = np.bincount(np.searchsorted(bounds, v), weights=n, minlength=len(bounds))
+    for index in np.flatnonzero(per_bucket):
+        histogram._buckets[index].inc(float(per_bucket[index]))
 
 
 class _Children:

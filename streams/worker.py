@@ -177,7 +177,7 @@ class WorkerRuntime(Service):
         self.metrics.ready.set(1)
         log.info("%s: group %s", READY_LINE, self.settings.consumer_group)
 
-    async def handle(self, messages: list[InMessage]) -> None:
+    async def handle(self, messages: Sequence[InMessage]) -> None:
         """Process a batch and wait until its records are acknowledged by the broker."""
         result = self.processor.process(messages)
         if result.records:
@@ -193,8 +193,10 @@ class WorkerRuntime(Service):
         batches: dict[tuple[str, int], Any] = {}
         futures = []
         now_ms = int(time.time() * 1000)
+        known = self._partition_counts
         for r in records:
-            where = (r.topic, r.partition % await self._partitions(r.topic))
+            count = known.get(r.topic) or await self._partitions(r.topic)
+            where = (r.topic, r.partition % count)
             batch = batches.get(where)
             if batch is None:
                 batch = batches[where] = producer.create_batch()
@@ -246,12 +248,8 @@ def attach_agent(app: WorkerApp, runtime: WorkerRuntime, settings: Settings) -> 
 
     async def enforce(stream: Any) -> None:
         async for events in stream.take_events(settings.worker_take_max, within=within):
-            await runtime.handle(
-                [
-                    InMessage(m.topic, m.partition, m.offset, m.key, m.value, list(m.headers or ()))
-                    for m in (e.message for e in events)
-                ]
-            )
+            # Faust's messages carry the attributes the processor reads (see InMessage).
+            await runtime.handle([e.message for e in events])
 
     app.agent(topic, name="policysim.enforce", concurrency=1)(enforce)
 

@@ -214,6 +214,12 @@ def stack(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> I
             producer.send(settings.topic_connections, raw)
         # A registration mid-run: the worker follows the topic and bumps the registry version.
         version = sample_value(metrics_text(metrics_url), "policysim_registry_version")
+        # Prometheus must have the version before the change, or changes() sees none.
+        wait_for(
+            lambda: has_data(prometheus, f"policysim_registry_version == {version}"),
+            60,
+            "Prometheus to scrape the registry version before the registration",
+        )
         producer.send(settings.topic_registrations, key=b"dash-proof-entity", value=REGISTRATION)
         producer.flush()
         producer.close()

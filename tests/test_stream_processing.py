@@ -6,7 +6,8 @@ import orjson
 from prometheus_client import CollectorRegistry, Histogram
 
 from policies.examples import EXAMPLES_DIR as EXAMPLES
-from streams.metrics import WorkerMetrics, observe_many
+from policies.model import decode_event, encode
+from streams.metrics import WorkerMetrics, observe_each, observe_many
 from streams.processing import BatchProcessor, InMessage, sent_at_of
 from streams.worker import build_engine
 
@@ -88,6 +89,33 @@ def test_observe_many_equals_repeated_observe() -> None:
         for _ in range(n):
             b.observe(v)
     assert _samples(a) == _samples(b)
+
+
+def test_observe_each_equals_repeated_observe() -> None:
+    a = Histogram("a", "a", buckets=(0.001, 0.01, 0.1), registry=CollectorRegistry())
+    b = Histogram("b", "b", buckets=(0.001, 0.01, 0.1), registry=CollectorRegistry())
+    values, counts = (0.0005, 0.01, 0.5, 0.01), (3, 2, 4, 1)
+    observe_each(a, values, counts)
+    for v, n in zip(values, counts, strict=True):
+        for _ in range(n):
+            b.observe(v)
+    assert _samples(a) == _samples(b)
+
+
+def test_verdicts_and_rejections_match_one_by_one_encoding() -> None:
+    proc, _metrics = processor()
+    bad = [event(1), {"id": "x9"}]
+    messages = [
+        InMessage("connections", 1, i, None, orjson.dumps(event(i)), None) for i in range(3)
+    ] + [InMessage("connections", 2, 7, None, b" " + orjson.dumps(bad), None)]
+    result = proc.process(messages)
+    verdicts = [r for r in result.records if r.topic == "verdicts"]
+    per_event = proc.engine.evaluate([decode_event(orjson.dumps(event(i))) for i in range(3)])
+    expected = [encode(v) for policy in per_event for v in policy]
+    assert [r.value for r in verdicts if r.partition == 1] == expected
+    assert all(isinstance(orjson.loads(r.value), list) for r in verdicts if r.partition == 2)
+    (dead,) = [orjson.loads(r.value) for r in result.records if r.topic == "dlq"]
+    assert dead["source"] == "connections/2/7#1"
 
 
 def _samples(histogram: Histogram) -> list[tuple]:
