@@ -20,7 +20,7 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
-from policysim.palette import DECISION_COLORS
+from policysim.base.palette import DECISION_COLORS
 
 #: The data source uid that ``dashboards/grafana/provisioning/datasources`` provisions.
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="policysim-prometheus")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dash
 
-from dashboards.builders import (
+from policysim.dashboards.builders import (
     FULL_WIDTH,
     INSTANCE,
     PanelBuilder,
@@ -23,7 +23,7 @@ from dashboards.builders import (
     time_series,
     with_sections,
 )
-from dashboards.markers import markers
+from policysim.dashboards.markers import markers
 
 UID = "policysim-comparison"
 

@@ -15,7 +15,7 @@ from typing import Any
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards import comparison, overview
+from policysim.dashboards import comparison, overview
 
 OUTPUT_DIR = Path(__file__).resolve().parent / "grafana" / "dashboards"
 

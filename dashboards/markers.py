@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dash
 
-from dashboards.builders import annotation
+from policysim.dashboards.builders import annotation
 
 #: A policy version that was not in force a minute earlier: a start or a hot reload.
 POLICY_LOADED = (

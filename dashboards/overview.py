@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dash
 
-from dashboards.builders import (
+from policysim.dashboards.builders import (
     FULL_WIDTH,
     INSTANCE,
     WORKER_JOB,
@@ -24,7 +24,7 @@ from dashboards.builders import (
     time_series,
     with_sections,
 )
-from dashboards.markers import markers
+from policysim.dashboards.markers import markers
 
 UID = "policysim-overview"
 

@@ -1,7 +1,7 @@
 """Draw the Enforcement overview without Grafana: each panel's queries as a matplotlib chart.
 
 An analyst without a Grafana, or the README, gets the same picture the dashboard shows,
-because the queries come from the generated dashboard JSON (:mod:`dashboards.queries`)
+because the queries come from the generated dashboard JSON (:mod:`policysim.dashboards.queries`)
 and are run against the same Prometheus. One PNG per panel plus ``overview.png`` with
 every panel on one page.
 """
@@ -21,9 +21,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from dashboards.promapi import Prometheus
-from dashboards.queries import PanelQuery, fill, legend_text, panel_queries
-from policysim.palette import DECISION_COLORS
+from policysim.base.palette import DECISION_COLORS
+from policysim.dashboards.promapi import Prometheus
+from policysim.dashboards.queries import PanelQuery, fill, legend_text, panel_queries
 
 #: Ranks the loaded policies so that the enforced one comes first (as the dashboard's variable).
 RANKED_POLICIES = (

@@ -25,10 +25,11 @@ from typing import Protocol
 
 import numpy as np
 
-from policies.addresses import IP, parse_ip
-from policies.batch import AddressBatch
-from policies.ipset import IPSet
-from policies.language.ast import (
+from policysim.base.vocabulary import DECISIONS
+from policysim.policies.address_columns import AddressBatch
+from policysim.policies.addresses import IP, parse_ip
+from policysim.policies.ipset import IPSet
+from policysim.policies.language.ast import (
     AddressCondition,
     Condition,
     Policy,
@@ -36,8 +37,8 @@ from policies.language.ast import (
     SetDef,
     ValueCondition,
 )
-from policies.model import DECISIONS, Event, Verdict
-from policies.registry import Registry, RegistryView
+from policysim.policies.model import Event, Verdict
+from policysim.policies.registry import Registry, RegistryView
 
 _DECISION_CODE = {d: i for i, d in enumerate(DECISIONS)}
 _TS = attrgetter("ts")

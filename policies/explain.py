@@ -12,12 +12,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from policies.addresses import IP, format_ip
-from policies.engine import CompiledCondition, CompiledPolicy, Engine, EventContext, StaticSet
-from policies.ipset import IPSet
-from policies.language.ast import AddressCondition, PortCondition, SetDef, ValueCondition
-from policies.model import Event, Verdict
-from policies.registry import Registry
+from policysim.policies.addresses import IP, format_ip
+from policysim.policies.engine import (
+    CompiledCondition,
+    CompiledPolicy,
+    Engine,
+    EventContext,
+    StaticSet,
+)
+from policysim.policies.ipset import IPSet
+from policysim.policies.language.ast import AddressCondition, PortCondition, SetDef, ValueCondition
+from policysim.policies.model import Event, Verdict
+from policysim.policies.registry import Registry
 
 
 @dataclass(frozen=True)

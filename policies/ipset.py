@@ -3,7 +3,7 @@
 IPv4 lives in a :class:`pyroaring.BitMap` of 32-bit addresses: prefixes go in
 with ``add_range``, bulk loads end with ``run_optimize``, and roaring gives
 compression, fast set algebra and a portable serialization. IPv6 lives in an
-:class:`~policies.intervals.IntervalSet` of merged 128-bit ranges, whose size
+:class:`~policysim.policies.intervals.IntervalSet` of merged 128-bit ranges, whose size
 follows the number of prefixes rather than addresses (a bitmap over even the
 upper 64 bits spends 2**32 values on one /32). IPv4-mapped IPv6 addresses
 (``::ffff:a.b.c.d``) are IPv4 everywhere: the IPv6 side never holds them.
@@ -25,11 +25,11 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 from pyroaring import BitMap
 
-from policies import snapshot
-from policies.addresses import IP, format_ip
-from policies.batch import AddressBatch
-from policies.intervals import IntervalSet
-from policies.prefixes import (
+from policysim.policies import ipset_file
+from policysim.policies.address_columns import AddressBatch
+from policysim.policies.addresses import IP, format_ip
+from policysim.policies.intervals import IntervalSet
+from policysim.policies.prefixes import (
     MAPPED_END,
     MAPPED_START,
     WIDTH,
@@ -265,18 +265,18 @@ class IPSet:
         v6 = b"".join(
             start.to_bytes(16) + (end - 1).to_bytes(16) for start, end in self._v6.ranges()
         )
-        return snapshot.pack(SNAPSHOT_KIND, SNAPSHOT_VERSION, [self._v4.serialize(), v6])
+        return ipset_file.pack(SNAPSHOT_KIND, SNAPSHOT_VERSION, [self._v4.serialize(), v6])
 
     @classmethod
     def from_bytes(cls, data: bytes) -> IPSet:
         """Load a snapshot made by :meth:`to_bytes`; :class:`SnapshotError` when it is damaged."""
-        _, sections = snapshot.unpack(data, SNAPSHOT_KIND, (SNAPSHOT_VERSION,))
+        _, sections = ipset_file.unpack(data, SNAPSHOT_KIND, (SNAPSHOT_VERSION,))
         if len(sections) != 2 or len(sections[1]) % _V6_RECORD:
-            raise snapshot.SnapshotError("IP set snapshot has the wrong section layout")
+            raise ipset_file.SnapshotError("IP set snapshot has the wrong section layout")
         try:
             v4 = BitMap.deserialize(bytes(sections[0]))
         except (ValueError, MemoryError) as exc:
-            raise snapshot.SnapshotError(f"bad IPv4 bitmap in snapshot: {exc}") from exc
+            raise ipset_file.SnapshotError(f"bad IPv4 bitmap in snapshot: {exc}") from exc
         raw = bytes(sections[1])
         starts = [int.from_bytes(raw[i : i + 16]) for i in range(0, len(raw), _V6_RECORD)]
         ends = [int.from_bytes(raw[i + 16 : i + 32]) + 1 for i in range(0, len(raw), _V6_RECORD)]

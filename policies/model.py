@@ -14,15 +14,14 @@ bad input becomes a :class:`Rejection` whose ``reason`` is one of
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
-from policies.addresses import parse_ip
+from policysim.base.vocabulary import Decision, truth_label
+from policysim.policies.addresses import parse_ip
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
-Decision = Literal["allow", "flag", "block"]
-DECISIONS: tuple[str, ...] = ("allow", "flag", "block")
 
 REJECT_REASONS: tuple[str, ...] = (
     "not_json",
@@ -48,11 +47,6 @@ class Truth(msgspec.Struct, omit_defaults=True):
     def label(self) -> str:
         """The confusion-matrix cell: ``vpn_registered``, ``non_vpn_unregistered``, ..."""
         return truth_label(self.is_vpn, self.registered_at_event_time)
-
-
-def truth_label(is_vpn: bool, registered: bool) -> str:
-    """The confusion-matrix cell of a (VPN?, registered?) pair, as reports and metrics name it."""
-    return f"{'vpn' if is_vpn else 'non_vpn'}_{'registered' if registered else 'unregistered'}"
 
 
 class Event(msgspec.Struct, omit_defaults=True):

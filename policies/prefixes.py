@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policies.addresses import format_ip, parse_ip
+from policysim.policies.addresses import format_ip, parse_ip
 
 Prefix = tuple[int, int, int]
 

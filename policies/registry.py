@@ -6,7 +6,7 @@ replay gives the same answers at any speed and in any order.
 
 Two structures serve two questions:
 
-* an all-time union :class:`~policies.ipset.IPSet` per view of categories
+* an all-time union :class:`~policysim.policies.ipset.IPSet` per view of categories
   (every prefix ever granted in them) -- the fast negative filter, because
   most traffic comes from unregistered addresses and is answered by one
   bitmap probe;
@@ -23,7 +23,6 @@ state it used.
 from __future__ import annotations
 
 import math
-import os
 from bisect import insort
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,11 +31,11 @@ from dataclasses import dataclass, field
 import msgspec
 import numpy as np
 
-from policies.addresses import IP
-from policies.batch import AddressBatch
-from policies.ipset import IPSet
-from policies.model import parse_timestamp
-from policies.prefixes import (
+from policysim.policies.address_columns import AddressBatch
+from policysim.policies.addresses import IP
+from policysim.policies.ipset import IPSet
+from policysim.policies.model import parse_timestamp
+from policysim.policies.prefixes import (
     Prefix,
     network_mask,
     network_text,
@@ -44,7 +43,7 @@ from policies.prefixes import (
     prefix_range,
     split_mapped,
 )
-from policies.sources import SourceProblem
+from policysim.policies.sources import SourceProblem
 
 Time = float | str | None
 
@@ -156,27 +155,6 @@ class Registry:
         self._filters: dict[frozenset[str], IPSet] = {}
         self._by_category: dict[str, IPSet] = {}
         self._deferred: dict[str, list[Prefix]] | None = None
-
-    # --- loading and writing ---------------------------------------------------
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str], strict: bool = False) -> Registry:
-        """Load ``.csv`` or ``.jsonl``; problems (``FILE:LINE: reason``) end up in ``.problems``."""
-        from policies.registry_files import load_registry
-
-        registry, problems = load_registry(path, strict=strict)
-        registry.problems = problems
-        return registry
-
-    def write_csv(self, path: str | os.PathLike[str]) -> None:
-        from policies.registry_files import write_csv
-
-        write_csv(self, path)
-
-    def write_jsonl(self, path: str | os.PathLike[str]) -> None:
-        from policies.registry_files import write_jsonl
-
-        write_jsonl(self, path)
 
     # --- changes ---------------------------------------------------------------
 

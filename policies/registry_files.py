@@ -16,8 +16,8 @@ from pathlib import Path
 
 import msgspec
 
-from policies.registry import Registry, RegistryError, RegistryRecord
-from policies.sources import SourceError, SourceProblem, read_text
+from policysim.policies.registry import Registry, RegistryError, RegistryRecord
+from policysim.policies.sources import SourceError, SourceProblem, read_text
 
 CSV_COLUMNS = ("entity_id", "name", "category", "prefix", "registered_at", "expires_at")
 CSV_OPTIONAL = ("revoked_at",)
@@ -27,10 +27,9 @@ _record_decoder = msgspec.json.Decoder(RegistryRecord)
 _record_encoder = msgspec.json.Encoder()
 
 
-def load_registry(
-    path: str | os.PathLike[str], strict: bool = False
-) -> tuple[Registry, list[SourceProblem]]:
-    """Load a ``.csv`` or JSON-lines registry; see the module docstring for problems."""
+def load_registry(path: str | os.PathLike[str], strict: bool = False) -> Registry:
+    """Load a ``.csv`` or JSON-lines registry; problems (``FILE:LINE: reason``) go to
+    ``.problems``, or raise :class:`RegistryError` with all of them when ``strict``."""
     name = os.fspath(path)
     try:
         text = read_text(path)
@@ -56,7 +55,8 @@ def load_registry(
                 problems.append(SourceProblem(name, line, str(exc)))
     if strict and problems:
         raise RegistryError(problems)
-    return registry, problems
+    registry.problems = problems
+    return registry
 
 
 def _csv_records(name: str, text: str) -> Iterator[tuple[int, RegistryRecord | str]]:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from policies.ipset import IPSet
-from policies.prefixes import Prefix, parse_prefix
+from policysim.policies.ipset import IPSet
+from policysim.policies.prefixes import Prefix, parse_prefix
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 Each module in :mod:`policysim.commands` owns its subcommands: it exposes
 ``register(subparsers)``, which adds parsers whose ``handler`` default is a
 function ``(args, settings) -> int``. This file only wires them together and
-turns the global flags into :class:`~policysim.settings.Settings`.
+turns the global flags into :class:`~policysim.base.settings.Settings`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from policysim import __version__
-from policysim.settings import SettingsError, load_settings
+from policysim.base.settings import SettingsError, load_settings
 
 COMMAND_MODULES = (
     "policysim.commands.run",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from policysim.settings import Settings
+from policysim.base.settings import Settings
 
 log = logging.getLogger(__name__)
 

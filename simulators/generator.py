@@ -4,8 +4,8 @@ How many events fall in each (group, minute) cell of the window is drawn once
 with one multinomial (weights: group size x activity x the group's diurnal
 curve at that local hour); then the minutes are generated in order, a block
 of them at a time, so memory holds one block of events whatever the total. Events come
-out as the JSON bytes of :class:`policies.model.Event` (the exact bytes
-``policies.model.encode`` would write), because every sink wants bytes and
+out as the JSON bytes of :class:`policysim.policies.model.Event` (the exact bytes
+``policysim.policies.model.encode`` would write), because every sink wants bytes and
 building a validated struct per event would cost more than the rest.
 """
 
@@ -17,8 +17,8 @@ from datetime import datetime
 
 import numpy as np
 
-from simulators.population import Population
-from simulators.scenario import Scenario
+from policysim.simulators.population import Population
+from policysim.simulators.scenario import Scenario
 
 SLICE_SECONDS = 60.0
 BLOCK_EVENTS = 8192

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from simulators.sinks import Sink
+from policysim.simulators.sinks import Sink
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from datetime import datetime
 
 import numpy as np
 
-from policysim.settings import Settings
-from simulators import datafiles
-from simulators.scenario import Category, Scenario, ScenarioError
+from policysim.base.settings import Settings
+from policysim.simulators import datafiles
+from policysim.simulators.scenario import Category, Scenario, ScenarioError
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The population's registry: registration and revocation records in event-time order.
 
 The records are built here; storing, checking and writing them is the
-decision core's job (:class:`policies.registry.Registry`), so the files a
+decision core's job (:class:`policysim.policies.registry.Registry`), so the files a
 simulation writes are exactly what ``Registry.load`` and the worker read.
 """
 
@@ -11,9 +11,9 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
-from policies.registry import Registry, RegistryRecord
-from policies.registry_files import encode_record
-from simulators.population import Population, local_time
+from policysim.policies.registry import Registry, RegistryRecord
+from policysim.policies.registry_files import encode_record, write_csv, write_jsonl
+from policysim.simulators.population import Population, local_time
 
 REGISTRY_SUFFIXES = (".csv", ".jsonl")
 
@@ -61,9 +61,9 @@ def write_registry(population: Population, path: str | Path) -> Registry:
         raise ValueError(f"{path}: a registry file ends in .csv or .jsonl")
     registry = build_registry(population)
     if suffix == ".csv":
-        registry.write_csv(path)
+        write_csv(registry, path)
     else:
-        registry.write_jsonl(path)
+        write_jsonl(registry, path)
     return registry
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from policies.model import Rejection, encode
+from policysim.policies.model import Rejection, encode
 
 
 class RejectsFile:
-    """A JSON-lines file of :class:`~policies.model.Rejection`, opened lazily."""
+    """A JSON-lines file of :class:`~policysim.policies.model.Rejection`, opened lazily."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import msgspec
 
-from policies.model import Event, Rejection, encode
-from simulators.pacing import Item
-from simulators.readers import read_events
+from policysim.policies.model import Event, Rejection, encode
+from policysim.simulators.logfiles import read_events
+from policysim.simulators.pacing import Item
 
 
 @dataclass

@@ -15,8 +15,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from policysim.settings import Settings
-from streams.kafka_config import aiokafka_kwargs
+from policysim.base.settings import Settings
+from policysim.streams.kafka_config import aiokafka_kwargs
 
 
 async def open_from_beginning(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from policysim.settings import Settings
+from policysim.base.settings import Settings
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")

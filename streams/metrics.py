@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from policies.model import REJECT_REASONS, truth_label
+from policysim.base.vocabulary import truth_label
+from policysim.policies.model import REJECT_REASONS
 
 _DECISION_RULE = attrgetter("decision", "rule")
 _DECISION_CATEGORY = attrgetter("decision", "category")

@@ -6,7 +6,7 @@ prints one JSON line ``{"messages": N, "first": T0, "last": T1}`` (wall clock)
 when it has seen ``--expect`` of them. The pipeline benchmark starts it as a
 child process, reads that line and stops it.
 
-    python -m streams.noop_agent --topic T --group G --expect N  (bootstrap from settings)
+    python -m policysim.streams.noop_agent --topic T --group G --expect N  (bootstrap from settings)
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from typing import Any
 import faust
 import orjson
 
-from policysim.settings import load_settings
-from streams.worker import make_app
+from policysim.base.settings import load_settings
+from policysim.streams.worker import make_app
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streams.noop_agent")
+    parser = argparse.ArgumentParser(prog="python -m policysim.streams.noop_agent")
     parser.add_argument("--topic", required=True)
     parser.add_argument("--group", required=True)
     parser.add_argument("--expect", type=int, required=True, help="messages to count")

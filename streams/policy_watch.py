@@ -14,8 +14,8 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from policies.language import PolicyError, load_policy
-from streams.metrics import WorkerMetrics
+from policysim.policies.language import PolicyError, load_policy
+from policysim.streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 import msgspec
 
-from policies.model import Event, Rejection, decode_message, encode
-from streams.metrics import WorkerMetrics, observe_each, observe_many
+from policysim.policies.model import Event, Rejection, decode_message, encode
+from policysim.streams.metrics import WorkerMetrics, observe_each, observe_many
 
 SENT_AT = "sent_at"
 # Added to verdict messages: when the worker took the batch (epoch seconds, ASCII
@@ -98,7 +98,7 @@ def sent_at_of(headers: Sequence[tuple[str, bytes]]) -> float | None:
 class BatchProcessor:
     """Decode, evaluate against every policy, and shape the output of a batch.
 
-    ``engine`` is a :class:`policies.engine.Engine`; it is read afresh on each
+    ``engine`` is a :class:`policysim.policies.engine.Engine`; it is read afresh on each
     batch, so a policy swapped in by the watcher or a registry update applies
     from the next batch on.
     """

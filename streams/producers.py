@@ -12,7 +12,7 @@ others stay as options for comparison and for clients that need them:
 
 Every message carries the header ``sent_at`` (epoch seconds as ASCII text)
 from which the worker measures end-to-end latency. Partitions are chosen by
-the caller (see :mod:`simulators.envelopes`), so one source address stays on
+the caller (see :mod:`policysim.streams.envelopes`), so one source address stays on
 one partition whichever path is used.
 """
 
@@ -24,8 +24,8 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any
 
-from policysim.settings import Settings
-from streams.kafka_config import aiokafka_kwargs, kafka_python_kwargs
+from policysim.base.settings import Settings
+from policysim.streams.kafka_config import aiokafka_kwargs, kafka_python_kwargs
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from typing import BinaryIO
 import orjson
 from kafka import KafkaConsumer, TopicPartition
 
-from policysim.settings import Settings
-from streams.kafka_config import kafka_python_kwargs
+from policysim.base.settings import Settings
+from policysim.streams.kafka_config import kafka_python_kwargs
 
 
 @dataclass(frozen=True)

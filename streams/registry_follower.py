@@ -18,10 +18,10 @@ import msgspec
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import ConsumerStoppedError
 
-from policies.registry import Registry, RegistryRecord
-from policysim.settings import Settings
-from streams.consumers import open_from_beginning
-from streams.metrics import WorkerMetrics
+from policysim.base.settings import Settings
+from policysim.policies.registry import Registry, RegistryRecord
+from policysim.streams.consumers import open_from_beginning
+from policysim.streams.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import logging
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from policysim.settings import Settings
-from streams.kafka_config import kafka_python_kwargs
+from policysim.base.settings import Settings
+from policysim.streams.kafka_config import kafka_python_kwargs
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ Design choices forced by measurements on Faust and the embedded broker:
   go out through one aiokafka producer with all sends of a batch in flight at
   once, and are acknowledged before the batch's offsets are acked.
 * The registry comes from the registry file plus the ``registrations`` topic
-  read from the beginning (:mod:`streams.registry_follower`), never from a
+  read from the beginning (:mod:`policysim.streams.registry_follower`), never from a
   Faust table changelog.
 * The session timeout is short (a group join takes half of it) and Faust's web
   server is disabled, so nothing listens beyond the metrics port on 127.0.0.1.
@@ -31,16 +31,17 @@ from aiokafka import AIOKafkaProducer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from mode import Service
 
-from policies.engine import Engine
-from policies.language import load_policy
-from policies.registry import Registry
-from policysim.settings import Settings
-from streams.kafka_config import aiokafka_kwargs, faust_broker_kwargs
-from streams.metrics import WorkerMetrics
-from streams.policy_watch import PolicyWatcher
-from streams.processing import BatchProcessor, InMessage, OutRecord
-from streams.registry_follower import RegistryFollower
-from streams.topics import ensure_topics
+from policysim.base.settings import Settings
+from policysim.policies.engine import Engine
+from policysim.policies.language import load_policy
+from policysim.policies.registry import Registry
+from policysim.policies.registry_files import load_registry
+from policysim.streams.kafka_config import aiokafka_kwargs, faust_broker_kwargs
+from policysim.streams.metrics import WorkerMetrics
+from policysim.streams.policy_watch import PolicyWatcher
+from policysim.streams.processing import BatchProcessor, InMessage, OutRecord
+from policysim.streams.registry_follower import RegistryFollower
+from policysim.streams.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def make_app(settings: Settings, name: str) -> WorkerApp:
 
 def build_engine(policy_paths: Sequence[str | Path], registry_path: str | Path | None) -> Engine:
     """Load the registry file and every policy (the first is enforced) into an Engine."""
-    registry = Registry.load(registry_path) if registry_path else Registry()
+    registry = load_registry(registry_path) if registry_path else Registry()
     for problem in registry.problems:
         log.warning("registry line skipped: %s", problem)
     return Engine([load_policy(p) for p in policy_paths], registry)

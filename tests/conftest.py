@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from kafka_topics import private_settings
 
-from policysim.settings import Settings
-from streams.broker import EmbeddedBroker
-from streams.reading import read_items
+from policysim.base.settings import Settings
+from policysim.streams.broker import EmbeddedBroker
+from policysim.streams.reading import read_items
 
 _serial = itertools.count()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from policysim.settings import Settings, load_settings
-from streams.topics import ensure_topics
+from policysim.base.settings import Settings, load_settings
+from policysim.streams.topics import ensure_topics
 
 
 def private_settings(bootstrap: str, tag: str) -> Settings:

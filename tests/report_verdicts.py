@@ -1,4 +1,4 @@
-"""Synthetic verdict files for the report tests, built straight from policies.model.Verdict.
+"""Synthetic verdict files for the report tests, built straight from the Verdict model.
 
 A tiny deadline world: entities of a few categories register at known
 times, households and freelancers use VPNs or not, and three toy policies
@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from policies.model import Truth, Verdict, encode
+from policysim.policies.model import Truth, Verdict, encode
 
 TIMEZONE = "Asia/Karachi"
 START = 1732042800.0  # 2024-11-20 00:00 Asia/Karachi

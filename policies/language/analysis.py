@@ -19,8 +19,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from policies.ipset import IPSet
-from policies.language.ast import (
+from policysim.policies.ipset import IPSet
+from policysim.policies.language.ast import (
     AddressCondition,
     Policy,
     PortCondition,
@@ -28,7 +28,7 @@ from policies.language.ast import (
     SetDef,
     ValueCondition,
 )
-from policies.language.errors import Problem
+from policysim.policies.language.errors import Problem
 
 DIMENSIONS = ("src", "dst", "app", "proto", "dport", "sport", "time")
 MAX_SETS_PER_FIELD = 10

@@ -1,6 +1,6 @@
 """The typed policy AST: what a policy file means, independent of YAML.
 
-The parser (:mod:`policies.language.parser`) builds these frozen values and
+The parser (:mod:`policysim.policies.language.parser`) builds these frozen values and
 has already checked every cross-reference (set names, phase names, rule
 ids), so the engine, the analyser, the test runner and ``explain`` can trust
 them without re-validating. Static IP sets (``file`` and ``cidrs``) are
@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from policies.ipset import IPSet
-from policies.language.errors import Position
-from policies.model import Event
+from policysim.policies.ipset import IPSet
+from policysim.policies.language.errors import Position
+from policysim.policies.model import Event
 
 SetKind = Literal["registry", "file", "cidrs"]
 AddressField = Literal["src", "dst"]

@@ -2,7 +2,7 @@
 
 A policy is refused with every problem listed, not only the first, so the
 parser collects :class:`Problem` values and raises one :class:`PolicyError`
-at the end. Warnings (from :mod:`policies.language.analysis`) use the same
+at the end. Warnings (from :mod:`policysim.policies.language.analysis`) use the same
 value type so that editors and CI can parse both the same way.
 """
 

@@ -22,8 +22,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from policies.ipset import IPSet
-from policies.language.ast import (
+from policysim.base.vocabulary import DECISIONS
+from policysim.policies.ipset import IPSet
+from policysim.policies.language.ast import (
     AddressCondition,
     Condition,
     Phase,
@@ -35,9 +36,9 @@ from policies.language.ast import (
     SetDef,
     ValueCondition,
 )
-from policies.language.errors import PolicyError, Position, Problem
-from policies.model import DECISIONS, Event
-from policies.sources import SourceError, load_set_file, load_set_yaml
+from policysim.policies.language.errors import PolicyError, Position, Problem
+from policysim.policies.model import Event
+from policysim.policies.sources import SourceError, load_set_file, load_set_yaml
 
 TOP_KEYS = (
     "policy",

@@ -17,12 +17,12 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
-from policies.addresses import format_ip
-from policies.engine import Engine
-from policies.language import Policy, parse_policy
-from policies.model import Event
-from policies.registry import Registry, RegistryRecord
-from policysim.settings import Settings
+from policysim.base.settings import Settings
+from policysim.policies.addresses import format_ip
+from policysim.policies.engine import Engine
+from policysim.policies.language import Policy, parse_policy
+from policysim.policies.model import Event
+from policysim.policies.registry import Registry, RegistryRecord
 
 TARGET_EVENTS_PER_S = 250_000
 CATEGORIES = ("it_company", "software_house", "freelancer", "bank", "call_center", "university")

@@ -29,12 +29,12 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from policies.addresses import parse_ip
-from policies.batch import AddressBatch
-from policies.ipset import IPSet
-from policies.registry import Registry, RegistryRecord
-from policysim.settings import Settings
-from simulators.datafiles import data_dir
+from policysim.base.settings import Settings
+from policysim.policies.address_columns import AddressBatch
+from policysim.policies.addresses import parse_ip
+from policysim.policies.ipset import IPSet
+from policysim.policies.registry import Registry, RegistryRecord
+from policysim.simulators.datafiles import data_dir
 
 NOV_1 = 1_730_401_200.0  # 2024-11-01T00:00:00+05:00
 DAY = 86_400.0
@@ -279,7 +279,10 @@ def bench_parsing(count: int, seed: int, rounds: int) -> dict:
                 lambda: [int.from_bytes(socket.inet_aton(t)) for t in texts],
                 count,
             ),
-            "policies.addresses.parse_ip(s)": (lambda: [parse_ip(t) for t in texts], count),
+            "addresses.parse_ip(s)": (
+                lambda: [parse_ip(t) for t in texts],
+                count,
+            ),
         },
         rounds,
     )

@@ -34,20 +34,21 @@ from typing import Any
 
 import numpy as np
 
-from policies.examples import example_paths
-from policysim.settings import Settings
-from simulators.generator import generate_events
-from simulators.pacing import at_rate, pump
-from simulators.population import build_population
-from simulators.registrations import write_registry
-from simulators.scenario import load_scenario
-from simulators.sinks import open_sink
-from streams.broker import EmbeddedBroker
-from streams.consumers import open_from_beginning
-from streams.processing import SENT_AT, TAKEN_AT
-from streams.producers import DEFAULT_PRODUCER
-from streams.topics import ensure_topics
-from streams.worker_process import WorkerProcess, sample_sum, settings_env
+from policysim.app.targets import open_sink
+from policysim.app.worker_process import WorkerProcess, sample_sum, settings_env
+from policysim.base.settings import Settings
+from policysim.policies.examples import example_paths
+from policysim.simulators.generator import generate_events
+from policysim.simulators.pacing import at_rate, pump
+from policysim.simulators.population import build_population
+from policysim.simulators.registrations import write_registry
+from policysim.simulators.scenario import load_scenario
+from policysim.streams.broker import EmbeddedBroker
+from policysim.streams.consumers import open_from_beginning
+from policysim.streams.kafka_sink import KafkaTarget
+from policysim.streams.processing import SENT_AT, TAKEN_AT
+from policysim.streams.producers import DEFAULT_PRODUCER
+from policysim.streams.topics import ensure_topics
 
 POLICY_SETS = {
     1: ("pta-vpn-2024.yaml",),
@@ -169,7 +170,7 @@ async def _live(
     start = time.time()
     observer = asyncio.create_task(_observe(settings, enforced, seen, stop))
     sampler = asyncio.create_task(_sample_lag(workers, lag, start, stop))
-    target = f"kafka://{settings.bootstrap}/{settings.topic_connections}"
+    target = KafkaTarget(settings.bootstrap, settings.topic_connections)
     sink = open_sink(None, target, settings, DEFAULT_PRODUCER, batch, settings.linger_ms)
     await sink.start()
     try:
@@ -206,7 +207,7 @@ def _faust_noop_drain(
 ) -> dict[str, float]:
     """The do-nothing Faust agent (child process) over the same backlog."""
     command = [
-        sys.executable, "-m", "streams.noop_agent", "--topic", settings.topic_connections,
+        sys.executable, "-m", "policysim.streams.noop_agent", "--topic", settings.topic_connections,
         "--group", "bench-noop", "--expect", str(messages),
     ]  # fmt: skip
     found: list[bytes] = []

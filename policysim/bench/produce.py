@@ -23,13 +23,13 @@ from collections.abc import Iterator
 from rich.console import Console
 from rich.table import Table
 
-from policysim.settings import Settings
-from simulators.generator import generate_events
-from simulators.pacing import at_rate, pump
-from simulators.population import build_population
-from simulators.scenario import load_scenario
-from simulators.sinks import KafkaSink, KafkaTarget
-from streams.producers import DEFAULT_PRODUCER, PRODUCERS
+from policysim.base.settings import Settings
+from policysim.simulators.generator import generate_events
+from policysim.simulators.pacing import at_rate, pump
+from policysim.simulators.population import build_population
+from policysim.simulators.scenario import load_scenario
+from policysim.streams.kafka_sink import KafkaSink, KafkaTarget
+from policysim.streams.producers import DEFAULT_PRODUCER, PRODUCERS
 
 TARGET_EVENTS_PER_S = 200_000
 
@@ -73,7 +73,7 @@ def _measure(
     repeat: int,
 ) -> dict:
     """The median of ``repeat`` runs, each into a fresh topic."""
-    from streams.topics import ensure_topics
+    from policysim.streams.topics import ensure_topics
 
     size = sum(len(v) for _, v in lines)
     runs = []
@@ -99,7 +99,7 @@ def _row(producer: str, batch: int, events: int, messages: int, seconds: float, 
 
 def _end_to_end(settings: Settings, population, count: int, batch: int) -> dict:
     """The load generator as a user runs it: generation + envelopes + the default path."""
-    from streams.topics import ensure_topics
+    from policysim.streams.topics import ensure_topics
 
     topic = "bench-produce-simulate"
     ensure_topics(settings, [topic])
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run every path (starting an embedded broker unless a bootstrap is configured)."""
     with contextlib.ExitStack() as stack:
         if not settings.bootstrap:
-            from streams.broker import EmbeddedBroker
+            from policysim.streams.broker import EmbeddedBroker
 
             broker = stack.enter_context(EmbeddedBroker())
             settings = settings.replace(bootstrap=broker.bootstrap)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import signal
 
-from policysim.settings import Settings
-from streams.broker import EmbeddedBroker
-from streams.topics import ensure_topics
+from policysim.base.settings import Settings
+from policysim.streams.broker import EmbeddedBroker
+from policysim.streams.topics import ensure_topics
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 
-from policysim.settings import ENV_PREFIX, Settings
+from policysim.base.settings import ENV_PREFIX, Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:

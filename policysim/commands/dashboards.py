@@ -12,10 +12,10 @@ import logging
 import time
 from pathlib import Path
 
-from dashboards import generate, overview
-from dashboards.promapi import Prometheus, PrometheusError
-from dashboards.snapshot import collect, enforced_policy, render, variable_values
-from policysim.settings import Settings
+from policysim.base.settings import Settings
+from policysim.dashboards import generate, overview
+from policysim.dashboards.promapi import Prometheus, PrometheusError
+from policysim.dashboards.snapshot import collect, enforced_policy, render, variable_values
 
 log = logging.getLogger(__name__)
 

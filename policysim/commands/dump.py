@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from policysim.settings import Settings
+from policysim.base.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from streams.reading import dump_topic
+    from policysim.streams.reading import dump_topic
 
     if not settings.bootstrap:
         raise SystemExit("policysim dump: --bootstrap (or $POLICYSIM_BOOTSTRAP) is required")

@@ -1,8 +1,8 @@
 """``policysim evaluate``: offline evaluation of an event file against one or more policies.
 
-Events are read by :func:`simulators.readers.read_events` (JSON lines, CSV,
+Events are read by :func:`policysim.simulators.logfiles.read_events` (JSON lines, CSV,
 Zeek TSV or Zeek JSON), evaluated in batches through
-:meth:`policies.engine.Engine.evaluate` — the same path as the stream worker —
+:meth:`policysim.policies.engine.Engine.evaluate` — the same path as the stream worker —
 and written as one verdict per event per policy, in input order. Inputs that
 are not valid events go to the rejects file with their reason and are counted
 in the summary, never dropped silently.
@@ -12,23 +12,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
-from collections.abc import Callable, Iterable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
-from policies.engine import Engine
-from policies.model import DECISIONS, Event, Rejection, encode
-from policysim.commands.policy import LoadError, load_policies, load_registry
-from policysim.settings import Settings
-from simulators.readers import FORMATS, ReaderError, parse_csv_mapping, read_events
-from simulators.rejects import RejectsFile, default_rejects_path
+from policysim.app.evaluate import Summary, evaluate_stream
+from policysim.app.loading import LoadError, load_policies, load_registry
+from policysim.base.settings import Settings
+from policysim.base.vocabulary import DECISIONS
+from policysim.policies.engine import Engine
+from policysim.simulators.logfiles import FORMATS, ReaderError, parse_csv_mapping, read_events
+from policysim.simulators.rejects import RejectsFile, default_rejects_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,58 +48,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--rejects", help="rejected inputs, JSON lines (default: OUT with .rejects.jsonl)"
     )
     parser.set_defaults(handler=run)
-
-
-@dataclass
-class Summary:
-    """Counts for the summary table."""
-
-    events: int = 0
-    rejected: int = 0
-    labels: list[str] = field(default_factory=list)
-    decisions: list[Counter] = field(default_factory=list)
-
-
-def evaluate_stream(
-    engine: Engine,
-    items: Iterable[tuple[int, Event | Rejection]],
-    out: IO[bytes],
-    rejects: Callable[[Rejection], None],
-    batch_size: int,
-    progress: Callable[[int], None] = lambda line: None,
-) -> Summary:
-    """Evaluate ``items`` in batches; verdicts go to ``out``, rejections to ``rejects``."""
-    summary = Summary(
-        labels=[f"{p.name} v{p.version}" for p in engine.policies],
-        decisions=[Counter() for _ in engine.policies],
-    )
-    batch: list[Event] = []
-    line = 0
-
-    def flush(line: int) -> None:
-        results = engine.evaluate(batch)
-        lines = []
-        for per_event in zip(*results, strict=True):
-            for counts, verdict in zip(summary.decisions, per_event, strict=True):
-                counts[verdict.decision] += 1
-                lines.append(encode(verdict))
-        out.write(b"\n".join(lines) + b"\n")
-        summary.events += len(batch)
-        batch.clear()
-        progress(line)
-
-    for line, item in items:
-        if isinstance(item, Rejection):
-            summary.rejected += 1
-            rejects(item)
-            continue
-        batch.append(item)
-        if len(batch) >= batch_size:
-            flush(line)
-    if batch:
-        flush(line)
-    progress(line)
-    return summary
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,11 +8,11 @@ import sys
 import msgspec
 import orjson
 
-from policies.engine import Engine
-from policies.explain import explain, render
-from policies.model import Rejection, decode_event
-from policysim.commands.policy import LoadError, load_policies, load_registry
-from policysim.settings import Settings
+from policysim.app.loading import LoadError, load_policies, load_registry
+from policysim.base.settings import Settings
+from policysim.policies.engine import Engine
+from policysim.policies.explain import explain, render
+from policysim.policies.model import Rejection, decode_event
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -10,20 +10,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
 
-from policies.language import Policy, PolicyError, load_policy
-from policies.language.analysis import analyse
-from policies.language.testing import registry_for_tests, run_tests
-from policies.registry import Registry, RegistryError
-from policies.sources import SourceError
-from policysim.settings import Settings
+from policysim.app.loading import LoadError, load_policies
+from policysim.base.settings import Settings
+from policysim.policies.language import PolicyError, load_policy
+from policysim.policies.language.analysis import analyse
+from policysim.policies.language.policy_tests import registry_for_tests, run_tests
+from policysim.policies.registry import RegistryError
+from policysim.policies.sources import SourceError
 
 log = logging.getLogger(__name__)
-
-
-class LoadError(Exception):
-    """A policy or registry could not be loaded; the problems were already printed."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,34 +48,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument("--registry", help="registry CSV/JSONL instead of the policy's test_registry")
     test.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
     test.set_defaults(handler=run_test)
-
-
-def load_policies(paths: Sequence[str]) -> list[Policy]:
-    """Load every policy, printing all problems of all files before giving up."""
-    policies, failed = [], False
-    for path in paths:
-        try:
-            policies.append(load_policy(path))
-        except PolicyError as exc:
-            print(exc, file=sys.stderr)
-            failed = True
-    if failed:
-        raise LoadError("policy errors")
-    return policies
-
-
-def load_registry(path: str | None) -> Registry:
-    """Load a registry; unusable lines are reported and skipped, an unreadable file is fatal."""
-    if not path:
-        return Registry()
-    try:
-        registry = Registry.load(path)
-    except (RegistryError, SourceError, OSError) as exc:
-        print(f"policysim: registry {path}: {exc}", file=sys.stderr)
-        raise LoadError("registry error") from exc
-    for problem in registry.problems:
-        log.warning("registry line skipped: %s", problem)
-    return registry
 
 
 def run_check(args: argparse.Namespace, settings: Settings) -> int:

@@ -13,11 +13,11 @@ import logging
 
 from kafka import KafkaProducer
 
-from policies.registry import Registry, RegistryError
-from policies.registry_files import encode_record
-from policysim.settings import Settings
-from streams.kafka_config import KafkaConfigError, kafka_python_kwargs
-from streams.topics import ensure_topics
+from policysim.base.settings import Settings
+from policysim.policies.registry import RegistryError
+from policysim.policies.registry_files import encode_record, load_registry
+from policysim.streams.kafka_config import KafkaConfigError, kafka_python_kwargs
+from policysim.streams.topics import ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Validate, then publish every record and wait until the broker has them all."""
     try:
-        registry = Registry.load(args.file, strict=True)
+        registry = load_registry(args.file, strict=True)
         kwargs = kafka_python_kwargs(settings)
     except RegistryError as exc:
         log.error("%s refused, nothing published:\n%s", args.file, exc)

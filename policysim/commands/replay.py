@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 
-from policies.model import parse_timestamp
-from policysim.settings import Settings
-from simulators.readers import FORMATS, ReaderError, parse_csv_mapping
-from simulators.rejects import RejectsFile, default_rejects_path
-from simulators.replay import ReplayCounts, ReplayOptions, replay_items
-from simulators.runner import SEND_ERRORS, add_sink_arguments, run_paced, sink_from_args
-from simulators.sinks import TargetError
+from policysim.app.sending import SEND_ERRORS, kafka_target, open_sink_for, run_paced
+from policysim.base.settings import Settings
+from policysim.commands.options import add_sink_arguments
+from policysim.policies.model import parse_timestamp
+from policysim.simulators.logfiles import FORMATS, ReaderError, parse_csv_mapping
+from policysim.simulators.rejects import RejectsFile, default_rejects_path
+from policysim.simulators.replay import ReplayCounts, ReplayOptions, replay_items
+from policysim.streams.kafka_sink import TargetError
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             start=parse_timestamp(args.start) if args.start else None,
         )
         mapping = parse_csv_mapping(args.csv_map) if args.csv_map else None
-        sink = sink_from_args(args, settings)
+        sink = open_sink_for(
+            settings,
+            args.out,
+            kafka_target(settings, args.bootstrap, args.topic, getattr(args, "to", None)),
+            args.producer,
+            args.batch,
+            args.linger_ms,
+        )
     except (ValueError, ReaderError, TargetError) as exc:
         log.error("%s", exc)
         return 2

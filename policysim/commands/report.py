@@ -13,12 +13,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from policies.registry import Registry, RegistryError
+from policysim.base.settings import Settings
+from policysim.policies.registry import RegistryError
+from policysim.policies.registry_files import load_registry
 from policysim.report import ReportError, report_from_file, write_report
 from policysim.report import inputs as describe
 from policysim.report.builder import policy_order
-from policysim.settings import Settings
-from simulators.scenario import ScenarioError, load_scenario
+from policysim.simulators.scenario import ScenarioError, load_scenario
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             timezone = args.timezone or scenario.timezone
             inputs["scenario"] = describe.describe_scenario(scenario, args.seed, 0)
         if args.registry:
-            registry = Registry.load(args.registry)
+            registry = load_registry(args.registry)
             inputs["registry"] = describe.describe_file(args.registry, version=registry.version)
             registrations = describe.registrations(registry.records())
         names = policy_order(args.verdicts)

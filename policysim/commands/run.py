@@ -21,22 +21,23 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from policies.engine import Engine
-from policies.examples import example_paths
-from policies.language import Policy
-from policies.registry import Registry
-from policysim.commands.policy import LoadError, load_policies, load_registry
+from policysim.app.evaluate import evaluate_offline
+from policysim.app.loading import LoadError, load_policies, load_registry
+from policysim.app.pipeline import run_pipeline
+from policysim.app.worker_process import WorkerProcessError
+from policysim.base.settings import Settings
+from policysim.policies.engine import Engine
+from policysim.policies.examples import example_paths
+from policysim.policies.language import Policy
+from policysim.policies.registry import Registry
 from policysim.report import ReportBuilder, ReportError, tables, write_report
 from policysim.report import inputs as describe
-from policysim.report.collect import VerdictSink, evaluate_offline
-from policysim.settings import Settings
-from simulators.generator import generate_events
-from simulators.population import Population, build_population
-from simulators.registrations import registry_records, write_registry
-from simulators.scenario import ScenarioError, load_scenario
-from streams.broker import BrokerError
-from streams.pipeline import run_pipeline
-from streams.worker_process import WorkerProcessError
+from policysim.report.collect import VerdictSink
+from policysim.simulators.generator import generate_events
+from policysim.simulators.population import Population, build_population
+from policysim.simulators.registrations import registry_records, write_registry
+from policysim.simulators.scenario import ScenarioError, load_scenario
+from policysim.streams.broker import BrokerError
 
 log = logging.getLogger(__name__)
 

@@ -6,14 +6,15 @@ import argparse
 import logging
 from pathlib import Path
 
-from policysim.settings import Settings
-from simulators.generator import generate_events
-from simulators.pacing import at_rate
-from simulators.population import Population, build_population
-from simulators.registrations import registration_lines, write_registry
-from simulators.runner import SEND_ERRORS, add_sink_arguments, run_paced, sink_from_args
-from simulators.scenario import ScenarioError, load_scenario
-from simulators.sinks import TargetError
+from policysim.app.sending import SEND_ERRORS, event_count, kafka_target, open_sink_for, run_paced
+from policysim.base.settings import Settings
+from policysim.commands.options import add_sink_arguments
+from policysim.simulators.generator import generate_events
+from policysim.simulators.pacing import at_rate
+from policysim.simulators.population import Population, build_population
+from policysim.simulators.registrations import registration_lines, write_registry
+from policysim.simulators.scenario import ScenarioError, load_scenario
+from policysim.streams.kafka_sink import TargetError
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +45,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def event_count(events: int | None, rate: float | None, duration: float | None) -> int:
-    """The number of events the flags ask for, or ValueError explaining the valid forms."""
-    if events is not None and duration is not None:
-        raise ValueError("give --events N or --rate R --duration D, not both")
-    if events is not None:
-        if events < 0:
-            raise ValueError("--events must be >= 0")
-        return events
-    if rate is None or duration is None or rate <= 0 or duration <= 0:
-        raise ValueError("give --events N, or --rate R and --duration D (both > 0)")
-    return round(rate * duration)
-
-
 def _write_registry_files(
     population: Population, registry_out: str | None, registrations_out: str | None
 ) -> None:
@@ -77,7 +65,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         count = event_count(args.events, args.rate, args.duration)
         scenario = load_scenario(args.scenario)
         population = build_population(scenario, args.seed, settings)
-        sink = sink_from_args(args, settings)
+        sink = open_sink_for(
+            settings,
+            args.out,
+            kafka_target(settings, args.bootstrap, args.topic, getattr(args, "to", None)),
+            args.producer,
+            args.batch,
+            args.linger_ms,
+        )
     except (ValueError, ScenarioError, TargetError) as exc:
         log.error("%s", exc)
         return 2
@@ -105,10 +100,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             description=f"simulate {scenario.scenario}",
         )
     except SEND_ERRORS as exc:
-        log.error("simulate to %s failed: %s", args.out or args.to, exc)
+        log.error("simulate to %s failed: %s", args.out or args.bootstrap, exc)
         return 1
     print(
         f"simulated {result.events:,} events in {result.messages:,} messages "
-        f"in {result.elapsed:.2f} s ({result.rate:,.0f} events/s) to {args.out or args.to}"
+        f"in {result.elapsed:.2f} s ({result.rate:,.0f} events/s) to {args.out or args.bootstrap}"
     )
     return 0

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from policies.examples import example_paths
-from policysim.settings import Settings
+from policysim.base.settings import Settings
+from policysim.policies.examples import example_paths
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +46,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Build the scenario, run it through the pipeline, summarise, stay up until Ctrl-C."""
     import tempfile
 
-    from policysim.commands.simulate import event_count
-    from simulators.generator import generate_events
-    from simulators.population import build_population
-    from simulators.registrations import write_registry
-    from simulators.scenario import ScenarioError, load_scenario
-    from streams.pipeline import Pipeline
+    from policysim.app.pipeline import Pipeline
+    from policysim.app.sending import event_count
+    from policysim.simulators.generator import generate_events
+    from policysim.simulators.population import build_population
+    from policysim.simulators.registrations import write_registry
+    from policysim.simulators.scenario import ScenarioError, load_scenario
 
     console = Console(stderr=True)
     paths = args.policy or example_paths()
@@ -92,7 +92,7 @@ def _stream(pipeline, events, count: int, args: argparse.Namespace, console: Con
 
 
 def _summary(console: Console, pipeline, counts, workdir: Path) -> None:
-    from streams.worker_process import sample_sum
+    from policysim.app.worker_process import sample_sum
 
     samples = pipeline.worker.metrics()
     table = Table(title="policysim up", title_justify="left")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 
-from policysim.settings import Settings, load_settings
+from policysim.base.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -31,37 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from streams.worker import build_engine, run_worker
+    from policysim.app.worker import start
 
-    if not settings.bootstrap:
-        log.error("policysim worker: --bootstrap (or $POLICYSIM_BOOTSTRAP) is required")
-        return 2
-    try:
-        engine = build_engine(args.policy, args.registry)
-    except (ValueError, OSError) as exc:  # PolicyError, RegistryError, unreadable files
-        log.error("policysim worker: cannot start:\n%s", exc)
-        return 2
     settings = settings.replace(metrics_port=args.metrics_port, consumer_group=args.group)
-    return run_worker(settings, engine, args.policy)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m policysim.commands.worker ARGS``: the worker without the rest of the CLI.
-
-    Child worker processes start this way so that they depend only on the
-    worker's own modules, not on every command module the CLI imports.
-    """
-    parser = argparse.ArgumentParser(prog="policysim")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["worker", *(sys.argv[1:] if argv is None else argv)])
-    settings = load_settings(bootstrap=args.bootstrap)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    return run(args, settings)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return start(settings, args.policy, args.registry)

@@ -14,16 +14,11 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from policies.addresses import format_ip, parse_ip
-from policies.model import DECISIONS, Verdict
+from policysim.base.vocabulary import DECISIONS, TRUTH_LABELS
+from policysim.policies.addresses import format_ip, parse_ip
+from policysim.policies.model import Verdict
 
 DECISION_INDEX = {name: i for i, name in enumerate(DECISIONS)}
-TRUTH_LABELS: tuple[str, ...] = (
-    "vpn_unregistered",
-    "vpn_registered",
-    "non_vpn_unregistered",
-    "non_vpn_registered",
-)
 UNREGISTERED = "unregistered"
 NO_ENTITY = "(no entity)"
 DEFAULT_RULE = "(default)"

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from policies.model import DECISIONS, Verdict
+from policysim.base.vocabulary import DECISIONS
+from policysim.policies.model import Verdict
 from policysim.report.aggregate import DECISION_INDEX, LocalCalendar, PolicyTally
 from policysim.report.diff import PolicyDiff
 

@@ -21,7 +21,8 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from policysim.palette import DECISION_COLORS
+from policysim.base.palette import DECISION_COLORS
+from policysim.base.vocabulary import DECISIONS
 
 POLICY_COLORS = ("#1f4e79", "#7b3f99", "#2a9d8f", "#b5651d", "#555555")
 ADOPTION_COLOR = "#2a6fdb"
@@ -62,9 +63,9 @@ def timeline(report: dict) -> str:
     enforced = line["decisions"][names[0]]
     top.stackplot(
         hours,
-        [enforced[d] for d in ("allow", "flag", "block")],
-        labels=["allow", "flag", "block"],
-        colors=[DECISION_COLORS[d] for d in ("allow", "flag", "block")],
+        [enforced[d] for d in DECISIONS],
+        labels=list(DECISIONS),
+        colors=[DECISION_COLORS[d] for d in DECISIONS],
         step="post",
     )
     top.set_ylabel("events per hour")
@@ -157,7 +158,7 @@ def decision_shares(report: dict) -> str:
     fig, axis = plt.subplots(figsize=(8, 0.6 + 0.5 * len(policies)))
     labels = [p["name"] for p in policies]
     left = [0.0] * len(policies)
-    for decision in ("allow", "flag", "block"):
+    for decision in DECISIONS:
         widths = [p["decisions"][decision]["share"] * 100 for p in policies]
         axis.barh(labels, widths, left=left, color=DECISION_COLORS[decision], label=decision)
         left = [a + b for a, b in zip(left, widths, strict=True)]

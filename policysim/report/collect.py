@@ -1,4 +1,4 @@
-"""Verdict sources for a report: the offline evaluator, or the verdicts topic.
+"""Verdicts into a report: the sink both the offline evaluator and the verdicts topic feed.
 
 Both feed a :class:`~policysim.report.builder.ReportBuilder` through
 :class:`VerdictSink`, a binary sink for verdict JSON lines: the offline path
@@ -9,14 +9,12 @@ come from exactly the code that command runs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import IO
 
 import msgspec
 
-from policies.engine import Engine
-from policies.model import Event, Rejection, Verdict, decode_event
-from policysim.commands.evaluate import evaluate_stream
+from policysim.policies.model import Verdict
 from policysim.report.builder import ReportBuilder
 
 log = logging.getLogger(__name__)
@@ -60,25 +58,3 @@ class VerdictSink:
         """Fold one decoded verdict (the Kafka path hands them over already decoded)."""
         self.builder.add(verdict)
         self.received += 1
-
-
-def numbered_events(lines: Iterable[bytes]) -> Iterator[tuple[int, Event | Rejection]]:
-    """Event JSON lines as ``(line number, event or rejection)``, like ``read_events``."""
-    for number, raw in enumerate(lines, 1):
-        yield number, decode_event(raw, f"event {number}")
-
-
-def evaluate_offline(
-    engine: Engine,
-    events: Iterable[bytes],
-    sink: VerdictSink,
-    batch_size: int,
-    on_events: Callable[[int], None] = lambda n: None,
-) -> tuple[int, int]:
-    """Evaluate event lines with ``policysim evaluate``'s loop; returns (events, rejected)."""
-
-    def reject(item: Rejection) -> None:
-        log.warning("%s: rejected (%s): %s", item.source, item.reason, item.detail)
-
-    summary = evaluate_stream(engine, numbered_events(events), sink, reject, batch_size, on_events)
-    return summary.events, summary.rejected

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from policies.model import Verdict
+from policysim.policies.model import Verdict
 from policysim.report.aggregate import DEFAULT_RULE, UNREGISTERED, prefix_of
 
 EXAMPLES_PER_GROUP = 3

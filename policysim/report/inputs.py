@@ -14,8 +14,8 @@ import platform
 from collections.abc import Iterable
 from typing import Any
 
-from policies.registry import RegistryRecord, to_epoch
 from policysim import __version__
+from policysim.policies.registry import RegistryRecord, to_epoch
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:
@@ -27,7 +27,7 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
 
 
 def describe_policy(policy: Any, role: str) -> dict:
-    """A loaded policy (policies.language Policy) as report inputs: name, version, file, phases."""
+    """A loaded :class:`Policy` as report inputs: name, version, file, phases."""
     return {
         "name": policy.name,
         "version": policy.version,
@@ -43,7 +43,7 @@ def describe_policy(policy: Any, role: str) -> dict:
 
 
 def describe_scenario(scenario: Any, seed: int, events: int) -> dict:
-    """A loaded scenario (simulators.scenario Scenario) as report inputs."""
+    """A loaded scenario (policysim.simulators.scenario Scenario) as report inputs."""
     start, end = scenario.window
     return {
         "name": scenario.scenario,

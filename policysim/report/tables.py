@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from policies.model import DECISIONS
-from policysim.report.aggregate import TRUTH_LABELS
+from policysim.base.vocabulary import DECISIONS, TRUTH_LABELS
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""The base every layer may import: settings, the decision vocabulary, the palette."""

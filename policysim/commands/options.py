@@ -1,0 +1,121 @@
+"""Flags that several commands share, spelled, typed and documented once.
+
+Not a command: the command modules import it so that a flag means the same
+everywhere it appears. The convention:
+
+* a file read is ``--events-file``/``--registry``/``--policy``; a file or folder
+  written is ``--out``; a count is ``--count``; units are in the name
+  (``--linger-ms``, ``--idle-seconds``, ``--rate-per-second``);
+* Kafka is ``--bootstrap-server HOST:PORT`` and ``--topic`` (as Kafka's own tools);
+* a scenario is the positional ``SCENARIO`` (a file or a bundled name);
+* a summary table is printed for people, or as JSON with ``--format json``.
+
+Older spellings stay as hidden aliases (``help=SUPPRESS``) for one release.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+FORMATS = ("table", "json")
+
+
+def add_alias(parser: argparse.ArgumentParser, old: str, dest: str, **kwargs) -> None:
+    """An older spelling of a flag: accepted, not shown in ``--help``."""
+    parser.add_argument(old, dest=dest, help=argparse.SUPPRESS, default=argparse.SUPPRESS, **kwargs)
+
+
+def add_bootstrap_server(parser: argparse.ArgumentParser, required_note: str = "") -> None:
+    """``--bootstrap-server HOST:PORT`` into ``args.bootstrap`` (the ``bootstrap`` setting)."""
+    parser.add_argument(
+        "--bootstrap-server",
+        dest="bootstrap",
+        metavar="HOST:PORT",
+        help="Kafka bootstrap server (default: the bootstrap setting; empty starts the embedded"
+        f" broker where a command can){required_note}",
+    )
+    add_alias(parser, "--bootstrap", "bootstrap")
+
+
+def add_topic(parser: argparse.ArgumentParser, setting: str) -> None:
+    """``--topic NAME``; without it the command uses the topic named by ``setting``."""
+    parser.add_argument(
+        "--topic", metavar="NAME", help=f"Kafka topic (default: the {setting} setting)"
+    )
+
+
+def add_scenario(parser: argparse.ArgumentParser) -> None:
+    """The positional ``SCENARIO`` (``--scenario`` stays as an alias); see :func:`scenario_of`."""
+    parser.add_argument(
+        "scenario",
+        nargs="?",
+        metavar="SCENARIO",
+        help="scenario file, or the name of a bundled one (pta-deadline, small-isp)",
+    )
+    add_alias(parser, "--scenario", "scenario_option")
+
+
+def scenario_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The scenario given either way; a usage error (exit 2) when there is none."""
+    given = args.scenario or getattr(args, "scenario_option", None)
+    if not given:
+        parser.error("the SCENARIO argument is required")
+    return given
+
+
+def add_count(parser: argparse.ArgumentParser, what: str, default_note: str) -> None:
+    """``--count N`` (``--events`` stays as an alias)."""
+    parser.add_argument("--count", type=int, metavar="N", help=f"{what} ({default_note})")
+    add_alias(parser, "--events", "count", type=int)
+
+
+def add_seed(parser: argparse.ArgumentParser, default_note: str = "default: 1") -> None:
+    """``--seed N``: the same seed gives the same events, verdicts and report numbers."""
+    parser.add_argument("--seed", type=int, metavar="N", help=f"scenario seed ({default_note})")
+
+
+def add_format(parser: argparse.ArgumentParser) -> None:
+    """``--format table|json`` for the summary a command prints."""
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="summary as a table for people or as JSON for scripts (default: table)",
+    )
+
+
+def add_sink_arguments(parser: argparse.ArgumentParser, default_batch: str) -> None:
+    """Where events go and how they are packed: the same on every sending command.
+
+    Exactly one of ``--out FILE`` and ``--bootstrap-server`` (with ``--topic``).
+    ``default_batch`` is ``"settings"`` (the ``batch`` setting, 100 unless
+    configured) or a fixed number as text (replay keeps 1: one event per message).
+    """
+    from policysim.streams.producers import DEFAULT_PRODUCER, PRODUCERS
+
+    parser.add_argument("--out", metavar="FILE", help="write JSON lines (one event per line)")
+    add_bootstrap_server(parser)
+    add_topic(parser, "topic_connections")
+    add_alias(parser, "--to", "to")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        metavar="N",
+        default=None if default_batch == "settings" else int(default_batch),
+        help="most events per Kafka message (envelope; default: "
+        + ("the batch setting, 100)" if default_batch == "settings" else f"{default_batch})"),
+    )
+    parser.add_argument(
+        "--linger-ms",
+        type=float,
+        metavar="MS",
+        help="longest an event waits for its envelope (default: the linger_ms setting, 20)",
+    )
+    add_alias(parser, "--linger", "linger_ms", type=float)
+    parser.add_argument(
+        "--producer",
+        choices=list(PRODUCERS),
+        default=DEFAULT_PRODUCER,
+        help=f"Kafka producer path (default: {DEFAULT_PRODUCER}, the fastest)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")

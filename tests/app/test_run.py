@@ -1,0 +1,84 @@
+"""``policysim run``: scenario to report, offline and through Kafka, with the same numbers."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from policysim.base.settings import Settings
+from policysim.cli import main
+
+EVENTS = 3000
+
+
+def _numbers(report: dict) -> dict:
+    """The report without what legitimately differs between runs (clock, mode, timings)."""
+    return {k: v for k, v in report.items() if k not in ("generated_at", "inputs")}
+
+
+def _run(out: Path, *extra: str) -> dict:
+    code = main(["run", "pta-deadline", "--events", str(EVENTS), "--out", str(out), *extra])
+    assert code == 0
+    return json.loads((out / "report.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def offline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("offline")
+    _run(out, "--offline", "--seed", "5", "--keep-verdicts")
+    return out
+
+
+@pytest.fixture(scope="module")
+def offline(offline_dir: Path) -> dict:
+    return json.loads((offline_dir / "report.json").read_text())
+
+
+def test_offline_run_writes_a_complete_report(offline: dict) -> None:
+    schema = json.loads(resources.files("policysim.report").joinpath("schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(offline)
+    assert offline["totals"]["events"] == EVENTS
+    assert offline["totals"]["verdicts"] == 3 * EVENTS
+    assert offline["totals"]["events_missing_verdicts"] == {}
+    inputs = offline["inputs"]
+    assert inputs["scenario"]["seed"] == 5
+    assert len(inputs["scenario"]["sha256"]) == 64
+    assert [p["role"] for p in inputs["policies"]] == ["enforced", "shadow", "shadow"]
+    assert all(len(p["sha256"]) == 64 for p in inputs["policies"])
+    assert inputs["policies"][0]["phases"], "the deadline policy's phases are recorded"
+    assert inputs["run"]["mode"] == "offline"
+    assert offline["timeline"]["adoption"]["source"] == "registry"
+
+
+def test_same_seed_same_report(offline: dict, tmp_path: Path) -> None:
+    again = _run(tmp_path / "again", "--offline", "--seed", "5")
+    assert _numbers(again) == _numbers(offline)
+
+
+def test_report_command_recounts_kept_verdicts(offline: dict, offline_dir: Path) -> None:
+    out = offline_dir / "again"
+    verdicts, registry = offline_dir / "verdicts.jsonl", offline_dir / "registry.csv"
+    args = ["report", str(verdicts), "--out", str(out), "--scenario", "pta-deadline"]
+    assert main([*args, "--registry", str(registry)]) == 0
+    again = json.loads((out / "report.json").read_text())
+    for key in ("totals", "headline", "policies", "diffs", "timezone", "window"):
+        assert again[key] == offline[key], key
+    assert again["inputs"]["verdicts"]["sha256"]
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_kafka_run_gives_the_offline_numbers(
+    offline: dict, kafka_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("bootstrap", "topic_connections", "topic_verdicts", "topic_registrations"):
+        monkeypatch.setenv(f"POLICYSIM_{name.upper()}", str(getattr(kafka_settings, name)))
+    monkeypatch.setenv("POLICYSIM_TOPIC_DLQ", kafka_settings.topic_dlq)
+    monkeypatch.setenv("POLICYSIM_CONSUMER_GROUP", kafka_settings.consumer_group)
+    streamed = _run(tmp_path / "kafka", "--seed", "5")
+    assert streamed["inputs"]["run"]["mode"] == "kafka"
+    assert _numbers(streamed) == _numbers(offline)

@@ -1,0 +1,118 @@
+"""The wire models: every bad event becomes a rejection with a bounded reason."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from policysim.policies.addresses import format_ip, parse_ip
+from policysim.policies.model import (
+    REJECT_REASONS,
+    Event,
+    Rejection,
+    Truth,
+    Verdict,
+    decode_event,
+    decode_message,
+    encode,
+    event_schema,
+)
+
+GOOD = (
+    b'{"id":"e1","ts":1732700000.5,"src":"39.40.1.2","sport":51234,'
+    b'"dst":"203.0.113.9","dport":51820,"proto":"UDP","app":"wireguard"}'
+)
+
+
+def test_good_event_decodes_and_normalises() -> None:
+    (event,) = decode_message(GOOD)
+    assert isinstance(event, Event)
+    assert event.proto == "udp"
+    assert event.ts == 1732700000.5
+
+
+def test_iso_timestamp_becomes_epoch_seconds() -> None:
+    raw = GOOD.replace(b"1732700000.5", b'"2024-12-02T10:00:00+05:00"')
+    event = decode_event(raw)
+    assert isinstance(event, Event)
+    assert event.ts == 1733115600.0
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"not json", "not_json"),
+        (b"42", "not_an_event"),
+        (GOOD.replace(b'"sport":51234,', b""), "missing_field"),
+        (GOOD.replace(b"51234", b'"51234"'), "wrong_type"),
+        (GOOD.replace(b"51234", b"70000"), "bad_value"),
+        (GOOD.replace(b"39.40.1.2", b"39.40.1.256"), "bad_address"),
+        (GOOD.replace(b"1732700000.5", b'"2024-12-02T10:00:00"'), "bad_timestamp"),
+        (GOOD.replace(b'"e1"', b'""'), "bad_value"),
+    ],
+)
+def test_bad_events_are_rejections_with_a_known_reason(raw: bytes, reason: str) -> None:
+    (rejection,) = decode_message(raw, source="connections/0/7")
+    assert isinstance(rejection, Rejection)
+    assert rejection.reason == reason
+    assert rejection.reason in REJECT_REASONS
+    assert rejection.source == "connections/0/7"
+    assert rejection.raw == raw.decode()
+
+
+def test_envelope_rejects_only_its_bad_members() -> None:
+    raw = b"[" + GOOD + b',{"id":"x"},' + GOOD.replace(b"e1", b"e2") + b"]"
+    decoded = decode_message(raw, source="t/1/2")
+    assert [type(d) for d in decoded] == [Event, Rejection, Event]
+    assert decoded[1].source == "t/1/2#1"
+    assert decoded[1].reason == "missing_field"
+
+
+def test_oversize_message_is_rejected_before_decoding() -> None:
+    (rejection,) = decode_message(b"[" + b",".join([GOOD] * 50) + b"]", max_bytes=1000)
+    assert rejection.reason == "oversize"
+
+
+def test_verdict_round_trips_with_nulls_kept() -> None:
+    verdict = Verdict(
+        id="e1",
+        ts=1.0,
+        policy="p",
+        policy_version=1,
+        decision="allow",
+        rule=None,
+        phase=None,
+        registry_version=3,
+        truth=Truth(is_vpn=True, registered_at_event_time=False),
+    )
+    text = encode(verdict)
+    assert b'"rule":null' in text and b'"phase":null' in text
+    assert Truth(is_vpn=True).label() == "vpn_unregistered"
+
+
+def test_schema_names_every_required_field() -> None:
+    schema = event_schema()
+    event = schema["$defs"]["Event"]
+    assert set(event["required"]) == {"id", "ts", "src", "sport", "dst", "dport", "proto"}
+
+
+@given(st.ip_addresses())
+def test_parse_ip_agrees_with_ipaddress(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
+    version, value = parse_ip(str(address))
+    mapped = getattr(address, "ipv4_mapped", None)
+    reference = mapped or address
+    assert (version, value) == (reference.version, int(reference))
+    assert ipaddress.ip_address(format_ip((version, value))) == reference
+
+
+@pytest.mark.parametrize("text", ["", "1.2.3", "01.2.3.4", "1.2.3.4 ", "::g", "1::2::3", "x"])
+def test_parse_ip_refuses_what_ipaddress_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        ipaddress.ip_address(text)
+    with pytest.raises(ValueError):
+        parse_ip(text)

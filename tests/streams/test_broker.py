@@ -1,0 +1,88 @@
+"""The embedded broker, topic creation and client settings."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import pytest
+from kafka import KafkaProducer
+
+from policysim.base.settings import Settings
+from policysim.streams.broker import EmbeddedBroker, api_versions_ok
+from policysim.streams.kafka_config import (
+    KafkaConfigError,
+    aiokafka_kwargs,
+    faust_broker_kwargs,
+    kafka_python_kwargs,
+)
+from policysim.streams.topics import ensure_topics, partition_count, topic_names
+
+pytestmark = pytest.mark.kafka
+
+
+def test_broker_answers_kafka_and_stops(tmp_path):
+    with EmbeddedBroker(log_path=tmp_path / "b.log") as b:
+        assert b.bootstrap.startswith("127.0.0.1:")
+        assert api_versions_ok(b.host, b.port)
+    assert not b.running
+    assert not api_versions_ok(b.host, b.port, timeout=0.2)
+    assert (tmp_path / "b.log").read_text()
+
+
+def test_topics_created_once_with_partitions(kafka_settings: Settings):
+    assert ensure_topics(kafka_settings) == []
+    for name in topic_names(kafka_settings):
+        assert partition_count(kafka_settings, name) == 8
+
+
+def test_round_trip_flattens_envelopes(kafka_settings: Settings, consume):
+    producer = KafkaProducer(**kafka_python_kwargs(kafka_settings))
+    topic = kafka_settings.topic_verdicts
+    producer.send(topic, b'[{"a": 1}, {"a": 2}]')
+    producer.send(topic, b'{"a": 3}')
+    producer.flush()
+    producer.close()
+    items = consume(kafka_settings, topic, expected=3)
+    assert sorted(i["a"] for i in items) == [1, 2, 3]
+
+
+def test_security_settings_pass_through():
+    s = Settings(
+        bootstrap="kafka://k1:9093,k2:9093",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="u",
+        sasl_password="p",
+    )
+    kp = kafka_python_kwargs(s)
+    assert kp["bootstrap_servers"] == "k1:9093,k2:9093"
+    assert kp["sasl_mechanism"] == "SCRAM-SHA-512" and kp["sasl_plain_password"] == "p"
+    ak = aiokafka_kwargs(s)
+    assert ak["security_protocol"] == "SASL_SSL" and ak["ssl_context"] is not None
+    fk = faust_broker_kwargs(s)
+    assert fk["broker"] == "kafka://k1:9093;kafka://k2:9093"
+    assert fk["broker_credentials"].username == "u"
+    with pytest.raises(KafkaConfigError):
+        kafka_python_kwargs(Settings(bootstrap="x:1", security_protocol="BOGUS"))
+    with pytest.raises(KafkaConfigError):
+        kafka_python_kwargs(Settings())
+
+
+def test_broker_command_prints_bootstrap_and_stops_on_sigterm():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "policysim.cli", "--log-level", "WARNING", "broker"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        host, port = process.stdout.readline().strip().split(":")
+        assert host == "127.0.0.1"
+        assert api_versions_ok(host, int(port))
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        assert not api_versions_ok(host, int(port), timeout=0.2)
+    finally:
+        process.kill()
+        process.wait()
