@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_TOOLS := prometheus promtool chromium docker-compose
 SYSTEM_PACKAGES := prometheus chromium docker-compose
 
-.PHONY: setup system run test lint format
+.PHONY: setup system run test lint format wheel-check
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,8 +30,9 @@ system:
 		fi; \
 	fi
 
+# The main job on the embedded broker: scenario, worker, metrics, report in reports/.
 run: $(STAMP)
-	$(VENV)/bin/policysim run simulators/scenarios/pta-deadline.yaml
+	$(VENV)/bin/policysim run pta-deadline
 
 test: $(STAMP) system
 	$(VENV)/bin/ruff check .
@@ -45,3 +46,8 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# What `pip install policysim` gives: the wheel, installed without extras into a clean
+# environment, run from outside the checkout (CI runs it before `make test`).
+wheel-check:
+	bash .ci/wheel-check
