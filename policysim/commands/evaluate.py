@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--events-format",
         choices=EVENTS_FORMATS,
         default="auto",
-        help="format of the events file; auto goes by its name and first line (default: auto)",
+        help="format of the events file; auto tells from its first lines (default: auto)",
     )
     parser.add_argument(
         "--csv-mapping",

@@ -35,8 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out",
         metavar="FOLDER",
-        help="report folder, created if missing (default: <report_dir setting>/"
-        "<scenario>-<UTC time>, report_dir being reports)",
+        help="report folder, created if missing (default: SCENARIO-UTCTIME in the folder"
+        " named by the report_dir setting, reports)",
     )
     parser.add_argument(
         "--offline", action="store_true", help="no broker and no worker: evaluate in-process"

@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 POLICY = str(ROOT / "policies" / "examples" / "pta-vpn-2024.yaml")
 
 HEAVY = ("faust", "aiokafka", "kafka", "numpy", "matplotlib", "rich", "msgspec", "pyroaring")
+# Installed only with the dev extras: a plain `pip install .` must still build the parser.
+DEV_ONLY = ("psutil", "pytricia", "netaddr", "jsonschema", "hypothesis")
 
 # Which heavy libraries are loaded after importing MODULES and registering their commands.
 _PROBE = """
@@ -38,12 +40,12 @@ for name in sys.argv[1:]:
         module.register(argparse.ArgumentParser().add_subparsers())
     else:
         module.build_parser()
-print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
+print(json.dumps(sorted(m for m in {modules!r} if m in sys.modules)))
 """
 
 
 def _heavy_after(*modules: str) -> list[str]:
-    probe = [sys.executable, "-c", _PROBE.format(heavy=HEAVY), *modules]
+    probe = [sys.executable, "-c", _PROBE.format(modules=HEAVY + DEV_ONLY), *modules]
     return json.loads(subprocess.run(probe, capture_output=True, text=True, check=True).stdout)
 
 
