@@ -59,6 +59,4 @@ def explain_event(
     event = decode_event(orjson.dumps(raw), source="EVENT_JSON")
     if isinstance(event, Rejection):
         raise AppError(f"bad event ({event.reason}): {event.detail}")
-    return ExplainResult(
-        explain(Engine(policies, registry), event), choice, len(registry.problems)
-    )
+    return ExplainResult(explain(Engine(policies, registry), event), choice, len(registry.problems))
