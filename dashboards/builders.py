@@ -21,6 +21,7 @@ from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from policysim.base.palette import DECISION_COLORS
+from policysim.base.vocabulary import DECISIONS
 
 #: The data source uid that ``dashboards/grafana/provisioning/datasources`` provisions.
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="policysim-prometheus")
@@ -30,6 +31,9 @@ WORKER_JOB = "policysim-worker"
 
 #: Matches the worker instances picked in the dashboard's ``instance`` variable.
 INSTANCE = 'instance=~"$instance"'
+
+#: The decisions that act on traffic, as a PromQL regex: ``decision=~"flag|block"``.
+ACTING_DECISIONS = "|".join(d for d in DECISIONS if d != "allow")
 
 FULL_WIDTH = 24
 
@@ -105,8 +109,8 @@ def time_series(
     if stacked:
         panel = panel.stacking(common_builders.StackingConfig().mode(common.StackingMode.NORMAL))
     if any(q.legend == "{{decision}}" for q in queries):
-        for decision, color in DECISION_COLORS.items():
-            fixed = {"mode": "fixed", "fixedColor": color}
+        for decision in DECISIONS:
+            fixed = {"mode": "fixed", "fixedColor": DECISION_COLORS[decision]}
             panel = panel.override_by_name(decision, [model.DynamicConfigValue("color", fixed)])
     return panel
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as dash
 
 from policysim.dashboards.builders import (
+    ACTING_DECISIONS,
     FULL_WIDTH,
     INSTANCE,
     PanelBuilder,
@@ -81,7 +82,7 @@ def _per_policy_or_zero(selector: str) -> str:
 
 
 def _ground_truth() -> list[PanelBuilder]:
-    collateral = _per_policy_or_zero(f'{LEGITIMATE}, decision=~"flag|block"')
+    collateral = _per_policy_or_zero(f'{LEGITIMATE}, decision=~"{ACTING_DECISIONS}"')
     legitimate = f"sum by (policy) (policysim:truth:rate1m{{{LEGITIMATE}, {INSTANCE}}})"
     return [
         time_series(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as dash
 
 from policysim.dashboards.builders import (
+    ACTING_DECISIONS,
     FULL_WIDTH,
     INSTANCE,
     WORKER_JOB,
@@ -62,7 +63,7 @@ def _decisions_panels() -> list[PanelBuilder]:
             [
                 Query(
                     'sum by (decision) (policysim:decisions:share_rate1m{policy="$policy",'
-                    ' decision=~"flag|block"})',
+                    f' decision=~"{ACTING_DECISIONS}"}})',
                     "{{decision}}",
                 )
             ],

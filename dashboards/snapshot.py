@@ -22,6 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from policysim.base.palette import DECISION_COLORS
+from policysim.base.vocabulary import DECISIONS
 from policysim.dashboards.promapi import Prometheus
 from policysim.dashboards.queries import PanelQuery, fill, legend_text, panel_queries
 
@@ -147,7 +148,7 @@ def _on_common_times(series: Sequence[Series]) -> tuple[np.ndarray, list[np.ndar
 
 def _decision_order(series: Series) -> int:
     """allow, flag, block first and in that order (stacked bottom to top), then the rest."""
-    order = list(DECISION_COLORS)
+    order = list(DECISIONS)
     return order.index(series.legend) if series.legend in order else len(order)
 
 

@@ -5,4 +5,9 @@ colour allow, flag and block alike; a reader moving between them should not
 have to re-learn which colour means "blocked".
 """
 
-DECISION_COLORS = {"allow": "#9bb7a0", "flag": "#e9a23b", "block": "#c8423b"}
+from policysim.base.vocabulary import DECISIONS, Decision
+
+# One colour per decision, in the order of DECISIONS: sage, amber, brick red.
+DECISION_COLORS: dict[Decision, str] = dict(
+    zip(DECISIONS, ("#9bb7a0", "#e9a23b", "#c8423b"), strict=True)
+)

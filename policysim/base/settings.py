@@ -92,7 +92,7 @@ class Settings:
 
     # --- run and report ----------------------------------------------------
     run_events: int = field(
-        default=200_000, metadata={"help": "events `policysim run` simulates unless --events"}
+        default=200_000, metadata={"help": "events `policysim run` simulates unless --count"}
     )
     run_seed: int = field(default=1, metadata={"help": "scenario seed of `policysim run`"})
     report_dir: str = field(

@@ -1,31 +1,32 @@
 """``policysim evaluate``: offline evaluation of an event file against one or more policies.
 
-Events are read by :func:`policysim.simulators.logfiles.read_events` (JSON lines, CSV,
-Zeek TSV or Zeek JSON), evaluated in batches through
-:meth:`policysim.policies.engine.Engine.evaluate` — the same path as the stream worker —
-and written as one verdict per event per policy, in input order. Inputs that
-are not valid events go to the rejects file with their reason and are counted
-in the summary, never dropped silently.
+One verdict per event per policy, in input order (see
+:func:`policysim.app.evaluate.evaluate_file`); inputs that are not valid
+events go to the rejects file and are counted in the summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import json
 import sys
-from contextlib import ExitStack
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn
-from rich.table import Table
-
-from policysim.app.evaluate import Summary, evaluate_stream
-from policysim.app.loading import LoadError, load_policies, load_registry
 from policysim.base.settings import Settings
 from policysim.base.vocabulary import DECISIONS
-from policysim.policies.engine import Engine
-from policysim.simulators.logfiles import FORMATS, ReaderError, parse_csv_mapping, read_events
-from policysim.simulators.rejects import RejectsFile, default_rejects_path
+from policysim.commands import options
+
+if TYPE_CHECKING:  # the handlers import these when they run
+    from rich.console import Console
+    from rich.table import Table
+
+    from policysim.app.evaluate import Summary
+
+# The input formats of policysim.simulators.logfiles.read_events (kept in step by a test).
+EVENTS_FORMATS = ("auto", "jsonl", "csv", "zeek")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,75 +34,98 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "evaluate",
         help="evaluate an event file (JSONL, CSV, Zeek) against policies, write verdicts",
-        description="One verdict per event per policy, in input order; a summary on stderr."
-        " The first --policy is the enforced one, the others are shadows.",
+        description="One verdict per event per policy, in input order; a summary on stderr"
+        " (or JSON on stdout with --format json). The first --policy is the enforced one, the"
+        " others are shadows. Inputs that are not events go to the rejects file.",
     )
-    parser.add_argument("--policy", action="append", required=True, help="policy file (repeat)")
-    parser.add_argument("--registry", required=True, help="registry CSV or JSON lines")
-    parser.add_argument("--events", required=True, help="event file (gzip is recognised)")
-    parser.add_argument("--format", choices=FORMATS, default="auto", help="input format")
     parser.add_argument(
-        "--csv-mapping", help="CSV columns as field=column,field=column (default: field names)"
+        "--policy",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="policy file; repeat for shadows, the first is enforced (required)",
     )
-    parser.add_argument("--out", required=True, help="verdicts, JSON lines ('-' for stdout)")
+    options.add_registry(parser, "", required=True)
+    options.add_events_file(parser)
     parser.add_argument(
-        "--rejects", help="rejected inputs, JSON lines (default: OUT with .rejects.jsonl)"
+        "--events-format",
+        choices=EVENTS_FORMATS,
+        default="auto",
+        help="format of the events file; auto tells from its first lines (default: auto)",
     )
-    parser.set_defaults(handler=run)
+    parser.add_argument(
+        "--csv-mapping",
+        metavar="FIELD=COLUMN,...",
+        help="CSV column of each event field (default: columns named as the fields)",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="verdicts, JSON lines; '-' for stdout (required)",
+    )
+    parser.add_argument(
+        "--rejects",
+        metavar="FILE",
+        help="rejected inputs, JSON lines, written only when an input is rejected (default:"
+        " beside --out as NAME.rejects.jsonl; in the temp folder when --out is '-')",
+    )
+    options.add_format(parser)
+    parser.set_defaults(handler=functools.partial(run, parser))
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
+    """Evaluate with a progress bar on stderr, then print the summary."""
+    from rich.console import Console
+
+    from policysim.app.errors import AppError
+    from policysim.app.evaluate import evaluate_file, line_total
+
+    events_file = options.events_file_of(parser, args)
+    console = Console(stderr=True)
+    total = line_total(events_file, settings.progress_min_bytes)
     try:
-        policies = load_policies(args.policy)
-        registry = load_registry(args.registry)
-        mapping = parse_csv_mapping(args.csv_mapping) if args.csv_mapping else None
-    except LoadError:
-        return 2
-    except ReaderError as exc:
-        print(f"policysim evaluate: {exc}", file=sys.stderr)
-        return 2
-    engine = Engine(policies, registry)
-    rejects_path = args.rejects or default_rejects_path(args.out, args.events)
-    stderr = Console(stderr=True)
-    with ExitStack() as stack:
-        out = sys.stdout.buffer if args.out == "-" else stack.enter_context(open(args.out, "wb"))
-        rejects = stack.enter_context(RejectsFile(rejects_path))
-        total = _line_total(args.events, settings.progress_min_bytes)
-        progress = stack.enter_context(_progress(stderr, total is not None or None))
-        task = progress.add_task("evaluating", total=total)
-        try:
-            summary = evaluate_stream(
-                engine,
-                read_events(args.events, args.format, mapping),
-                out,
-                rejects.write,
-                settings.evaluate_batch,
-                lambda line: progress.update(task, completed=line),
+        with _progress(console, total) as update:
+            summary = evaluate_file(
+                args.policy,
+                args.registry,
+                events_file,
+                args.out,
+                events_format=args.events_format,
+                csv_mapping=args.csv_mapping,
+                rejects=args.rejects,
+                skip_bad_rows=args.skip_bad_rows,
+                batch_size=settings.evaluate_batch,
+                progress=update,
             )
-        except (ReaderError, OSError) as exc:
-            print(f"policysim evaluate: {args.events}: {exc}", file=sys.stderr)
-            return 2
-    where = f" -> {rejects_path}" if summary.rejected else ""
-    stderr.print(f"{summary.events} events evaluated, {summary.rejected} rejected{where}")
-    stderr.print(_table(summary))
+    except AppError as exc:
+        return options.fail("evaluate", exc)
+    if args.format == "json":
+        # Verdicts on stdout keep it for themselves; the summary then goes to stderr.
+        stream = sys.stderr if args.out == "-" else sys.stdout
+        print(json.dumps(summary.as_dict(), indent=2), file=stream)
+        return 0
+    where = f" -> {summary.rejects_path}" if summary.rejected else ""
+    console.print(f"{summary.events:,} events evaluated, {summary.rejected:,} rejected{where}")
+    if summary.registry_rows_skipped:
+        console.print(
+            f"registry {summary.registry}: {summary.registry_rows_skipped:,} bad rows skipped"
+        )
+    console.print(_table(summary))
     return 0
 
 
-def _line_total(path: str, min_bytes: int) -> int | None:
-    """Lines in a large plain file (the bar's total); None for small or compressed inputs."""
-    try:
-        if Path(path).stat().st_size < min_bytes:
-            return None
-        with open(path, "rb") as handle:
-            if handle.read(2) == b"\x1f\x8b":
-                return None
-            handle.seek(0)
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
-    except OSError:
-        return None
+@contextlib.contextmanager
+def _progress(console: Console, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A bar over the input's lines, for large files only; gives the update function."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+    )
 
-
-def _progress(console: Console, show: bool | None) -> Progress:
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -109,17 +133,21 @@ def _progress(console: Console, show: bool | None) -> Progress:
         MofNCompleteColumn(),
         TextColumn("lines"),
     )
-    return Progress(*columns, console=console, transient=True, disable=not show)
+    with Progress(*columns, console=console, transient=True, disable=total is None) as shown:
+        task = shown.add_task("evaluating", total=total)
+        yield lambda line: shown.update(task, completed=line)
 
 
 def _table(summary: Summary) -> Table:
+    from rich.table import Table
+
     table = Table()
     table.add_column("policy")
     for decision in DECISIONS:
         table.add_column(decision, justify="right")
     table.add_column("total", justify="right")
     for policy, counts in zip(summary.labels, summary.decisions, strict=True):
-        cells = [str(counts[d]) for d in DECISIONS]
-        table.add_row(policy, *cells, str(sum(counts.values())))
-    table.add_row("rejected inputs", "", "", "", str(summary.rejected))
+        cells = [f"{counts[d]:,}" for d in DECISIONS]
+        table.add_row(policy, *cells, f"{sum(counts.values()):,}")
+    table.add_row("rejected inputs", *[""] * len(DECISIONS), f"{summary.rejected:,}")
     return table

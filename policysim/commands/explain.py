@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-import msgspec
-import orjson
-
-from policysim.app.loading import LoadError, load_policies, load_registry
 from policysim.base.settings import Settings
-from policysim.policies.engine import Engine
-from policysim.policies.explain import explain, render
-from policysim.policies.model import Rejection, decode_event
+from policysim.commands import options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,12 +17,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="explain the verdict of one event: rules tried, conditions, matching entity/prefix",
         description="Evaluate one event (JSON; `id` and `sport` may be left out) and show which"
         " rules were tried, which matched and which set, entity and prefix made each set"
-        " condition true.",
+        " condition true. The output starts with the registry used.",
     )
     parser.add_argument("event", metavar="EVENT_JSON", help="the event as JSON, or @FILE, or -")
-    parser.add_argument("--policy", action="append", required=True, help="policy file (repeat)")
-    parser.add_argument("--registry", help="registry CSV or JSON lines")
-    parser.add_argument("--json", action="store_true", help="print the explanation as JSON")
+    parser.add_argument(
+        "--policy",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="policy file; repeat for shadows, the first is enforced (required)",
+    )
+    options.add_registry(
+        parser, "default: the first policy's test_registry, as `policy test` uses, else none"
+    )
+    options.add_format(parser)
+    options.add_alias(parser, "--json", "format", action="store_const", const="json")
     parser.set_defaults(handler=run)
 
 
@@ -42,24 +46,23 @@ def read_event_text(arg: str) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Explain the event; the registry used comes first in either format."""
+    from policysim.app.errors import AppError
+    from policysim.app.explain import explain_event
+    from policysim.policies.explain import render
+
     try:
-        policies = load_policies(args.policy)
-        registry = load_registry(args.registry)
-        raw = orjson.loads(read_event_text(args.event))
-    except LoadError:
-        return 2
-    except (OSError, orjson.JSONDecodeError) as exc:
-        print(f"policysim explain: cannot read the event: {exc}", file=sys.stderr)
-        return 2
-    if isinstance(raw, dict):
-        raw = {"id": "explain", "sport": 0, **raw}
-    event = decode_event(orjson.dumps(raw), source="EVENT_JSON")
-    if isinstance(event, Rejection):
-        print(f"policysim explain: bad event ({event.reason}): {event.detail}", file=sys.stderr)
-        return 2
-    explanations = explain(Engine(policies, registry), event)
-    if args.json:
-        print(msgspec.json.encode(explanations).decode())
-    else:
-        print(render(explanations))
+        text = read_event_text(args.event)
+    except OSError as exc:
+        return options.fail("explain", f"cannot read the event from {args.event}: {exc.strerror}")
+    try:
+        result = explain_event(args.policy, text, args.registry, args.skip_bad_rows)
+    except AppError as exc:
+        return options.fail("explain", exc)
+    if args.format == "json":
+        print(json.dumps(result.as_dict(), indent=2))
+        return 0
+    skipped = result.registry_rows_skipped
+    print(result.registry.describe() + (f", {skipped:,} bad rows skipped" if skipped else ""))
+    print(render(result.explanations))
     return 0

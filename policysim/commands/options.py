@@ -8,16 +8,29 @@ everywhere it appears. The convention:
   (``--linger-ms``, ``--idle-seconds``, ``--rate-per-second``);
 * Kafka is ``--bootstrap-server HOST:PORT`` and ``--topic`` (as Kafka's own tools);
 * a scenario is the positional ``SCENARIO`` (a file or a bundled name);
-* a summary table is printed for people, or as JSON with ``--format json``.
+* a registry with bad rows is refused unless ``--skip-bad-rows``;
+* a summary table is printed for people, or as JSON with ``--format json``;
+* every help text states the flag's default;
+* an error is one sentence (and the problems it lists) after ``policysim CMD: ``.
 
 Older spellings stay as hidden aliases (``help=SUPPRESS``) for one release.
+
+This module is imported whenever the parser is built (``policysim --help``),
+so it imports nothing beyond the standard library.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 FORMATS = ("table", "json")
+
+# The Kafka producer paths of policysim.streams.producers (PRODUCERS, DEFAULT_PRODUCER), named
+# here so that building the parser does not import asyncio and the producers; a test keeps the
+# two in step.
+PRODUCER_NAMES = ("aiokafka-batch", "aiokafka", "kafka-python")
+DEFAULT_PRODUCER = "aiokafka-batch"
 
 
 def add_alias(parser: argparse.ArgumentParser, old: str, dest: str, **kwargs) -> None:
@@ -91,8 +104,6 @@ def add_sink_arguments(parser: argparse.ArgumentParser, default_batch: str) -> N
     ``default_batch`` is ``"settings"`` (the ``batch`` setting, 100 unless
     configured) or a fixed number as text (replay keeps 1: one event per message).
     """
-    from policysim.streams.producers import DEFAULT_PRODUCER, PRODUCERS
-
     parser.add_argument("--out", metavar="FILE", help="write JSON lines (one event per line)")
     add_bootstrap_server(parser)
     add_topic(parser, "topic_connections")
@@ -114,8 +125,70 @@ def add_sink_arguments(parser: argparse.ArgumentParser, default_batch: str) -> N
     add_alias(parser, "--linger", "linger_ms", type=float)
     parser.add_argument(
         "--producer",
-        choices=list(PRODUCERS),
+        choices=PRODUCER_NAMES,
         default=DEFAULT_PRODUCER,
         help=f"Kafka producer path (default: {DEFAULT_PRODUCER}, the fastest)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_policies(parser: argparse.ArgumentParser, default_note: str) -> None:
+    """``--policy FILE``, repeatable: the first is enforced, the others run as shadows."""
+    parser.add_argument(
+        "--policy",
+        action="append",
+        metavar="FILE",
+        help=f"policy file; repeat for shadows, the first is enforced ({default_note})",
+    )
+
+
+def add_registry(
+    parser: argparse.ArgumentParser, default_note: str, required: bool = False
+) -> None:
+    """``--registry FILE`` and ``--skip-bad-rows``: one rule for registry files everywhere."""
+    parser.add_argument(
+        "--registry",
+        metavar="FILE",
+        required=required,
+        help=f"registry file, .csv or .jsonl ({'required' if required else default_note})",
+    )
+    add_skip_bad_rows(parser)
+
+
+def add_skip_bad_rows(parser: argparse.ArgumentParser) -> None:
+    """``--skip-bad-rows``: load a registry's good rows instead of refusing the file."""
+    parser.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        help="load the registry's usable rows and skip the bad ones (each logged, the count in"
+        " the summary) instead of refusing the whole file",
+    )
+
+
+def add_events_file(parser: argparse.ArgumentParser) -> None:
+    """``--events-file FILE`` (``--events`` stays as an alias); see :func:`events_file_of`."""
+    parser.add_argument(
+        "--events-file",
+        metavar="FILE",
+        help="events: JSON lines, CSV or a Zeek conn.log, gzip recognised (required)",
+    )
+    add_alias(parser, "--events", "events_file")
+
+
+def events_file_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The events file given either way; a usage error (exit 2) when there is none."""
+    if not args.events_file:
+        parser.error("the --events-file argument is required")
+    return args.events_file
+
+
+def fail(command: str, error: BaseException | str, exit_code: int | None = None) -> int:
+    """Print ``policysim COMMAND: message`` on stderr; the exit code to return.
+
+    ``error`` may carry its own ``exit_code`` (the application layer's errors
+    do); otherwise it is 2, bad input.
+    """
+    print(f"policysim {command}: {error}", file=sys.stderr)
+    if exit_code is not None:
+        return exit_code
+    return getattr(error, "exit_code", 2)

@@ -1,25 +1,13 @@
-"""``policysim report``: the impact report of a verdict file (e.g. from ``policysim dump``).
-
-``policysim run`` makes the report as it collects; this command makes the
-same report afterwards from verdicts that were kept, from a dump of the
-``verdicts`` topic of a live deployment, or from ``policysim evaluate``.
-"""
+"""``policysim report``: the impact report of a verdict file (e.g. from ``policysim dump``)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
-from pathlib import Path
-
-from rich.console import Console
 
 from policysim.base.settings import Settings
-from policysim.policies.registry import RegistryError
-from policysim.policies.registry_files import load_registry
-from policysim.report import ReportError, report_from_file, write_report
-from policysim.report import inputs as describe
-from policysim.report.builder import policy_order
-from policysim.simulators.scenario import ScenarioError, load_scenario
+from policysim.commands import options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,42 +16,62 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report",
         help="write the impact report (json, md, html) of a verdict file",
         description="Count a verdict file (JSON lines) into report.json, report.md and a"
-        " self-contained report.html. The enforced policy's verdicts stand for the events.",
+        " self-contained report.html. The enforced policy's verdicts stand for the events."
+        " Prints the report.html path (or a JSON summary with --format json).",
     )
-    parser.add_argument("verdicts", help="verdicts, JSON lines")
-    parser.add_argument("--out", required=True, help="report folder")
-    parser.add_argument("--scenario", help="scenario the events came from (time zone, deadline)")
-    parser.add_argument("--seed", type=int, help="the scenario's seed, for the record")
-    parser.add_argument("--timezone", help="time zone of days and charts (default: scenario's)")
-    parser.add_argument("--registry", help="registry file: the exact registration adoption curve")
+    parser.add_argument("verdicts", metavar="VERDICTS", help="verdicts, JSON lines")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="FOLDER",
+        help="report folder, created if missing (required)",
+    )
+    parser.add_argument(
+        "--scenario",
+        metavar="SCENARIO",
+        help="scenario file or bundled name the events came from: time zone and deadline"
+        " (default: none, UTC and no deadline)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="the scenario's seed, recorded in the report (default: none)",
+    )
+    parser.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="time zone of days and charts, e.g. Asia/Karachi (default: the scenario's, else UTC)",
+    )
+    options.add_registry(
+        parser, "default: none; with it the adoption curve is exact, not estimated"
+    )
+    options.add_format(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Build, write, and name the report."""
-    inputs: dict = {"software": describe.software()}
-    timezone = args.timezone or "UTC"
-    registrations = None
+    from policysim.app.errors import AppError
+    from policysim.app.report_files import report_from_verdicts
+
     try:
-        if args.scenario:
-            scenario = load_scenario(args.scenario)
-            timezone = args.timezone or scenario.timezone
-            inputs["scenario"] = describe.describe_scenario(scenario, args.seed, 0)
-        if args.registry:
-            registry = load_registry(args.registry)
-            inputs["registry"] = describe.describe_file(args.registry, version=registry.version)
-            registrations = describe.registrations(registry.records())
-        names = policy_order(args.verdicts)
-        inputs["policies"] = [
-            {"name": name, "role": "enforced" if i == 0 else "shadow"}
-            for i, name in enumerate(names)
-        ]
-        inputs["verdicts"] = describe.describe_file(args.verdicts)
-        report = report_from_file(args.verdicts, names, timezone, inputs, registrations)
-    except (OSError, ScenarioError, RegistryError, ReportError) as exc:
-        print(f"policysim report: {exc}", file=sys.stderr)
-        return 2
-    written = write_report(report, Path(args.out))
-    Console(stderr=True).print(f"{report['totals']['verdicts']:,} verdicts counted")
-    print(written["report.html"])
+        result = report_from_verdicts(
+            args.verdicts,
+            args.out,
+            scenario=args.scenario,
+            seed=args.seed,
+            timezone=args.timezone,
+            registry=args.registry,
+            skip_bad_rows=args.skip_bad_rows,
+        )
+    except AppError as exc:
+        return options.fail("report", exc)
+    if args.format == "json":
+        print(json.dumps(result.as_dict(), indent=2))
+        return 0
+    skipped = result.registry_rows_skipped
+    note = f"; registry: {skipped:,} bad rows skipped" if skipped else ""
+    print(f"{result.report['totals']['verdicts']:,} verdicts counted{note}", file=sys.stderr)
+    print(result.written["report.html"])
     return 0

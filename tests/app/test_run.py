@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -21,7 +23,7 @@ def _numbers(report: dict) -> dict:
 
 
 def _run(out: Path, *extra: str) -> dict:
-    code = main(["run", "pta-deadline", "--events", str(EVENTS), "--out", str(out), *extra])
+    code = main(["run", "pta-deadline", "--count", str(EVENTS), "--out", str(out), *extra])
     assert code == 0
     return json.loads((out / "report.json").read_text())
 
@@ -82,3 +84,41 @@ def test_kafka_run_gives_the_offline_numbers(
     streamed = _run(tmp_path / "kafka", "--seed", "5")
     assert streamed["inputs"]["run"]["mode"] == "kafka"
     assert _numbers(streamed) == _numbers(offline)
+
+
+def test_run_summary_as_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "json"
+    argv = ["run", "small-isp", "--offline", "--count", "500", "--out", str(out)]
+    assert main([*argv, "--format", "json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["folder"] == str(out)
+    assert summary["files"]["report.html"] == str(out / "report.html")
+    assert summary["run"]["mode"] == "offline" and summary["run"]["events_sent"] == 500
+    assert summary["totals"]["events"] == 500
+    assert [h["role"] for h in summary["headline"]] == ["enforced", "shadow", "shadow"]
+
+
+def test_run_headline_fits_80_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["run", "small-isp", "--offline", "--count", "500", "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"{tmp_path}\n"
+    assert "pta-vpn-strict" in captured.err and "precision" in captured.err
+    assert max(len(line) for line in captured.err.splitlines()) <= 80
+
+
+@pytest.mark.slow
+def test_a_fresh_folder_is_enough(tmp_path: Path) -> None:
+    """Nothing on the path reads the checkout or the current folder, or writes there unasked."""
+    run = ["run", "small-isp", "--offline", "--count", "20000", "--out", "out"]
+    for argv in (run, ["policy", "test"], ["policy", "check"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "policysim", *argv], cwd=tmp_path, capture_output=True,
+            text=True,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["totals"]["events"] == 20000

