@@ -40,6 +40,7 @@ from policysim.streams.kafka_config import aiokafka_kwargs, faust_broker_kwargs
 from policysim.streams.metrics import WorkerMetrics
 from policysim.streams.policy_watch import PolicyWatcher
 from policysim.streams.processing import BatchProcessor, InMessage, OutRecord
+from policysim.streams.record_batches import PartitionBatches
 from policysim.streams.registry_follower import RegistryFollower
 from policysim.streams.topics import ensure_topics
 
@@ -190,25 +191,13 @@ class WorkerRuntime(Service):
 
     async def _send_batches(self, records: list[OutRecord]) -> list[asyncio.Future]:
         """One record batch per (topic, partition): a send per message costs more than a verdict."""
-        producer = self.producer
-        batches: dict[tuple[str, int], Any] = {}
-        futures = []
+        batches = PartitionBatches(self.producer)
         now_ms = int(time.time() * 1000)
         known = self._partition_counts
         for r in records:
             count = known.get(r.topic) or await self._partitions(r.topic)
-            where = (r.topic, r.partition % count)
-            batch = batches.get(where)
-            if batch is None:
-                batch = batches[where] = producer.create_batch()
-            if not _append(batch, r, now_ms):
-                futures.append(await producer.send_batch(batch, where[0], partition=where[1]))
-                batch = batches[where] = producer.create_batch()
-                if not _append(batch, r, now_ms):
-                    raise ValueError(f"a record of {len(r.value)} bytes exceeds the batch size")
-        for (topic, partition), batch in batches.items():
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-        return futures
+            batches.append(r.topic, r.partition % count, r.key, r.value, r.headers, now_ms)
+        return await batches.ship()
 
     async def _partitions(self, topic: str) -> int:
         count = self._partition_counts.get(topic)
@@ -234,12 +223,6 @@ class WorkerRuntime(Service):
                 if high is None or done is None:
                     continue
                 gauge.labels(tp.topic, str(tp.partition)).set(max(high - done, 0))
-
-
-def _append(batch: Any, r: OutRecord, timestamp_ms: int) -> bool:
-    """Add a record to an aiokafka batch; False when the batch is full."""
-    added = batch.append(key=r.key, value=r.value, timestamp=timestamp_ms, headers=r.headers)
-    return added is not None
 
 
 def attach_agent(app: WorkerApp, runtime: WorkerRuntime, settings: Settings) -> None:
@@ -272,10 +255,19 @@ def run_worker(settings: Settings, engine: Engine, policy_paths: Sequence[str | 
     app = make_app(settings, settings.consumer_group)
     runtime = WorkerRuntime(app, settings, engine, policy_paths, metrics)
     attach_agent(app, runtime, settings)
+    return run_faust(app, runtime, loglevel=settings.log_level)
+
+
+def run_faust(app: faust.App, *services: Service, loglevel: str) -> int:
+    """Run a Faust app (and ``services`` beside it) until SIGINT/SIGTERM; its exit code.
+
+    Faust's own start-up banner and stdout redirection are off: the process's
+    logging set-up decides what reaches the terminal or the log file.
+    """
     worker = faust.Worker(
         app,
-        runtime,
-        loglevel=settings.log_level,
+        *services,
+        loglevel=loglevel,
         quiet=True,
         redirect_stdouts=False,
         loop=asyncio.new_event_loop(),

@@ -1,6 +1,6 @@
 """``policysim bench engine``: full policy evaluation of already-parsed events.
 
-The issue's target is at least 250,000 events/s on one core in batch mode
+The target is at least 250,000 events/s on one core in batch mode
 for a policy of three rules over two sets (a registry set answered as of
 event time and a static set). This builds a seeded registry and event batch,
 then times :meth:`Engine.evaluate` at several batch sizes (the worker's
@@ -52,21 +52,6 @@ rules:
     then: flag
 default: allow
 """
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``bench engine``."""
-    parser = sub.add_parser(
-        "engine",
-        help="policy evaluation throughput (batch and per event)",
-        description="Time Engine.evaluate on seeded events: 3 rules, 2 sets, as of time.",
-    )
-    parser.add_argument("--events", type=int, default=200_000, help="events per run")
-    parser.add_argument("--prefixes", type=int, default=20_000, help="registry prefixes")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.set_defaults(handler=run)
 
 
 def build(prefixes: int, events: int, seed: int) -> tuple[Registry, Policy, list[Event]]:
@@ -159,8 +144,8 @@ def measure(events: int, prefixes: int, repeat: int, seed: int) -> dict:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    figures = measure(args.events, args.prefixes, args.repeat, args.seed)
-    if args.json:
+    figures = measure(args.count, args.prefixes, args.repeat, args.seed)
+    if args.format == "json":
         print(json.dumps(figures, indent=2))
         return 0
     print(
