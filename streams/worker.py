@@ -49,7 +49,14 @@ log = logging.getLogger(__name__)
 READY_LINE = "policysim worker ready"
 
 
+# Services defined here log their lifecycle ("Starting...", "Stopping...") at DEBUG:
+# at INFO those lines buried what a person reads in a worker's output.
+QUIET_LIFECYCLE = "debug"
+
+
 class _FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    mundane_level = QUIET_LIFECYCLE
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # aiokafka hands this to its Fetcher at start(); Faust passed a constant.
@@ -58,6 +65,8 @@ class _FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class _FetchWaitConsumer(faust_aiokafka.Consumer):
+    mundane_level = QUIET_LIFECYCLE
+
     def _new_consumer_thread(self) -> _FetchWaitConsumerThread:
         return _FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -70,6 +79,7 @@ class WorkerApp(faust.App):
     """A Faust app whose consumer fetches with ``fetch_max_wait_ms`` from our settings."""
 
     fetch_max_wait_ms: int = 1500
+    mundane_level = QUIET_LIFECYCLE
 
     def _new_transport(self) -> Any:
         return _FetchWaitTransport(self.conf.broker_consumer, self)
@@ -113,6 +123,8 @@ def build_engine(policy_paths: Sequence[str | Path], registry_path: str | Path |
 
 class WorkerRuntime(Service):
     """Everything the agent needs besides Faust: producer, registry follower, watcher, metrics."""
+
+    mundane_level = QUIET_LIFECYCLE
 
     def __init__(
         self,
@@ -261,8 +273,9 @@ def run_worker(settings: Settings, engine: Engine, policy_paths: Sequence[str | 
 def run_faust(app: faust.App, *services: Service, loglevel: str) -> int:
     """Run a Faust app (and ``services`` beside it) until SIGINT/SIGTERM; its exit code.
 
-    Faust's own start-up banner and stdout redirection are off: the process's
-    logging set-up decides what reaches the terminal or the log file.
+    Faust's banner, its stdout redirection and its own logging set-up are off:
+    the process's logging set-up (the command line's, or a child worker's log
+    file) decides what of Faust's and the Kafka clients' logging is shown.
     """
     worker = faust.Worker(
         app,
@@ -270,6 +283,7 @@ def run_faust(app: faust.App, *services: Service, loglevel: str) -> int:
         loglevel=loglevel,
         quiet=True,
         redirect_stdouts=False,
+        override_logging=False,
         loop=asyncio.new_event_loop(),
     )
     try:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from policysim.app.errors import BadInput, RunFailed
 from policysim.app.output_paths import output_file
+from policysim.app.progress import event_progress
 from policysim.app.targets import open_sink
 from policysim.base.settings import Settings
 from policysim.simulators.pacing import Item, PumpResult, send_all
@@ -120,25 +121,10 @@ def send_events(
     A topic that does not exist is BadInput; a failure while sending is RunFailed.
     """
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
-    columns = [
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    ]
     console = Console(stderr=True)
     try:
-        with Progress(*columns, console=console, disable=not show_progress) as bar:
+        with event_progress(console, disable=not show_progress, remaining=True) as bar:
             task = bar.add_task(description, total=total)
 
             def progress(n: int) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from policysim.app.errors import BadInput, RunFailed
 from policysim.app.output_paths import output_folder
+from policysim.app.progress import event_progress
 from policysim.app.sending import event_count
 from policysim.app.simulate import checked_seed, load_checked_scenario
 from policysim.base.settings import Settings
@@ -182,17 +183,7 @@ def up(
 
 
 def _stream(pipeline: Any, events: Any, count: int, request: UpRequest, console: Any) -> Any:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    columns = (TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn())
-    hidden = not request.progress
-    with Progress(*columns, TimeElapsedColumn(), console=console, disable=hidden) as progress:
+    with event_progress(console, disable=not request.progress) as progress:
         sent = progress.add_task("events sent", total=count)
         return pipeline.run(
             events, None, lambda n: progress.advance(sent, n), request.rate, request.batch

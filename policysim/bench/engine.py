@@ -17,7 +17,9 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
+from policysim.app.errors import BadInput
 from policysim.base.settings import Settings
+from policysim.bench.checks import at_least
 from policysim.policies.addresses import format_ip
 from policysim.policies.engine import Engine
 from policysim.policies.language import Policy, parse_policy
@@ -25,6 +27,7 @@ from policysim.policies.model import Event
 from policysim.policies.registry import Registry, RegistryRecord
 
 TARGET_EVENTS_PER_S = 250_000
+MAX_PREFIXES = 1 << 24  # the registry's IPv4 /24s are drawn without repetition
 CATEGORIES = ("it_company", "software_house", "freelancer", "bank", "call_center", "university")
 START = 1_730_000_000.0  # 2024-10-27, before the phases' boundary
 SPAN = 60 * 86_400.0
@@ -144,6 +147,9 @@ def measure(events: int, prefixes: int, repeat: int, seed: int) -> dict:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    at_least(args, 1, "--count", "--prefixes", "--repeat")
+    if args.prefixes > MAX_PREFIXES:
+        raise BadInput(f"--prefixes {args.prefixes}: at most {MAX_PREFIXES:,} distinct /24s")
     figures = measure(args.count, args.prefixes, args.repeat, args.seed)
     if args.format == "json":
         print(json.dumps(figures, indent=2))

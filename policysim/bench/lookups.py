@@ -29,7 +29,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from policysim.app.errors import BadInput
 from policysim.base.settings import Settings
+from policysim.bench.checks import at_least
 from policysim.policies.address_columns import AddressBatch
 from policysim.policies.addresses import parse_ip
 from policysim.policies.ipset import IPSet
@@ -344,7 +346,13 @@ def targets(results: dict) -> list[dict]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    at_least(args, 1, "--queries", "--batch", "--rounds")
+    try:
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        raise BadInput(f"--sizes {args.sizes}: prefix counts separated by commas") from None
+    if not sizes or min(sizes) < 1:
+        raise BadInput(f"--sizes {args.sizes}: prefix counts of at least 1")
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
         results = {

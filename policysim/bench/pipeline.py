@@ -34,9 +34,11 @@ from typing import Any
 
 import numpy as np
 
+from policysim.app.simulate import load_checked_scenario
 from policysim.app.targets import open_sink
 from policysim.app.worker_process import WorkerProcess, sample_sum, settings_env
 from policysim.base.settings import Settings
+from policysim.bench.checks import at_least, more_than_zero
 from policysim.policies.examples import example_paths
 from policysim.simulators.generator import generate_events
 from policysim.simulators.pacing import at_rate, send_all
@@ -321,6 +323,10 @@ def _summarise(settings, sent, seen: Observed, lag, worker_samples, rate, durati
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the benchmark and print JSON or a readable summary."""
+    more_than_zero(args, "--rate", "--duration-seconds")
+    at_least(args, 1, "--batch", "--workers")
+    at_least(args, 0, "--linger-ms")
+    load_checked_scenario(args.scenario)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the broker on SIGTERM too
     if args.linger_ms is not None:
         settings = settings.replace(linger_ms=round(args.linger_ms))

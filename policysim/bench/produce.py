@@ -23,11 +23,12 @@ from collections.abc import Iterator
 from rich.console import Console
 from rich.table import Table
 
+from policysim.app.simulate import load_checked_scenario
 from policysim.base.settings import Settings
+from policysim.bench.checks import at_least
 from policysim.simulators.generator import generate_events
 from policysim.simulators.pacing import at_rate, pump
 from policysim.simulators.population import build_population
-from policysim.simulators.scenario import load_scenario
 from policysim.streams.kafka_sink import KafkaSink, KafkaTarget
 from policysim.streams.producers import DEFAULT_PRODUCER, PRODUCERS
 
@@ -101,13 +102,15 @@ def _end_to_end(settings: Settings, population, count: int, batch: int) -> dict:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run every path (starting an embedded broker unless a bootstrap is configured)."""
+    at_least(args, 1, "--count", "--single-count", "--batch", "--repeat")
+    scenario = load_checked_scenario(args.scenario)
     with contextlib.ExitStack() as stack:
         if not settings.bootstrap:
             from policysim.streams.broker import EmbeddedBroker
 
             broker = stack.enter_context(EmbeddedBroker())
             settings = settings.replace(bootstrap=broker.bootstrap)
-        population = build_population(load_scenario(args.scenario), 1, settings)
+        population = build_population(scenario, 1, settings)
         lines = list(generate_events(population, max(args.count, args.single_count)))
         rows = []
         for producer in PRODUCERS:

@@ -27,6 +27,8 @@ def _handler(benchmark: str) -> Callable[[argparse.Namespace, Settings], int]:
     """Import ``policysim.bench.BENCHMARK`` when it runs; one line if the extra is missing."""
 
     def handle(args: argparse.Namespace, settings: Settings) -> int:
+        from policysim.app.errors import CommandError
+
         try:
             module = importlib.import_module(f"policysim.bench.{benchmark}")
         except ModuleNotFoundError as exc:
@@ -34,7 +36,10 @@ def _handler(benchmark: str) -> Callable[[argparse.Namespace, Settings], int]:
                 raise
             print(f"policysim bench: {NEEDS_EXTRA}", file=sys.stderr)
             return 2
-        return int(module.run(args, settings) or 0)
+        try:
+            return int(module.run(args, settings) or 0)
+        except CommandError as exc:
+            return exc.report(f"bench {benchmark}")
 
     return handle
 

@@ -73,7 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--exit", action="store_true", help="stop everything after the summary (default: stay up)"
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (default: shown)"
+    )
     add_format(parser)
     parser.set_defaults(handler=run, parser=parser)
 

@@ -67,3 +67,27 @@ def test_other_commands_work_without_the_extra(
         main(["bench", "lookups", "--help"])
     assert shown.value.code == 0
     assert "--format" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "sentence"),
+    [
+        (["engine", "--count", "0"], "bench engine: --count 0: at least 1"),
+        (["lookups", "--sizes", "x"], "bench lookups: --sizes x: prefix counts separated"),
+        (["produce", "--scenario", "nosuch"], "bench produce: nosuch: no such scenario file"),
+        (["pipeline", "--rate", "-1"], "bench pipeline: --rate -1: more than 0"),
+        (["pipeline", "--batch", "0"], "bench pipeline: --batch 0: at least 1"),
+    ],
+)
+def test_bench_refuses_bad_flags_in_a_sentence(
+    args: list[str], sentence: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["bench", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"policysim {sentence}") and err.count("\n") == 1
+
+
+def test_bench_json_flag_still_means_format_json(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["bench", "engine", "--events", "100", "--prefixes", "50", "--repeat", "1", "--json"]
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == 100
