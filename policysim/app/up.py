@@ -144,7 +144,7 @@ def up(
     from policysim.simulators.registrations import write_registry
     from policysim.simulators.scenario import ScenarioError
     from policysim.streams.broker import BrokerError
-    from policysim.streams.connect import BrokerUnreachable
+    from policysim.streams.connect import BrokerUnreachable, wait_for_broker
     from policysim.streams.kafka_config import KafkaConfigError
 
     count = event_count(request.count, request.rate, request.duration_seconds)
@@ -153,6 +153,11 @@ def up(
         raise BadInput(f"--batch {request.batch}: at least 1 event per message")
     scenario = load_checked_scenario(request.scenario)
     paths = _policy_paths(request)
+    if settings.bootstrap:  # a cluster named: is it there, before anything is built or written?
+        try:
+            wait_for_broker(settings)
+        except (KafkaConfigError, BrokerUnreachable) as exc:
+            raise BadInput(str(exc)) from exc
     if request.out:
         workdir = output_folder(request.out, "--out")
     else:

@@ -32,6 +32,7 @@ COMMANDS = {
     "simulate": lambda tmp: ["simulate", "small-isp", "--count", "5", "--no-progress"],
     "replay": lambda tmp: ["replay", _events(tmp), "--speed", "0", "--no-progress"],
     "worker": lambda tmp: ["worker", "--policy", str(EXAMPLES_DIR / "pta-vpn-2024.yaml")],
+    "up": lambda tmp: ["up", "small-isp", "--count", "5", "--exit", "--out", str(tmp / "up")],
 }
 
 
@@ -51,6 +52,7 @@ def test_one_sentence_naming_the_address(
     assert err == f"policysim {command}: no Kafka broker answers at {nowhere} (waited 0.5 s)\n"
     assert not [r for r in caplog.records if r.name.split(".")[0] in ("kafka", "aiokafka")]
     assert not (tmp_path / "verdicts.jsonl").exists()  # nothing written before the broker answers
+    assert not (tmp_path / "up").exists()
 
 
 def test_the_default_wait_is_five_seconds(capsys: pytest.CaptureFixture[str]) -> None:
