@@ -119,3 +119,13 @@ def test_worker_command_lists_the_problems_of_a_bad_policy(tmp_path, capsys) -> 
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith(str(bad))
     assert err[-1] == "policysim worker: cannot start: a policy or the registry did not load"
+
+
+def test_kafka_python_clients_do_not_warn_about_slow_loop_steps() -> None:
+    """kafka-python 3 warns when a step of its I/O loop takes 0.1 s; on a busy machine that is
+    scheduling, and the warnings landed in the middle of progress bars."""
+    from kafka.net.selector import NetworkSelector
+
+    client = kafka_python_kwargs(Settings(bootstrap="127.0.0.1:9092"))["kafka_client"]
+    selector = NetworkSelector(**client.keywords)
+    assert selector.config["slow_task_threshold_secs"] == 0
