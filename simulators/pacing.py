@@ -9,8 +9,9 @@ load generators.
 
 An item is ``(offset, src, value)``: ``offset`` seconds after the start, or
 ``None`` for "as fast as possible" (stamped with the clock as last read,
-at most ``CHUNK`` events earlier). The achieved rate is logged every second
-and a progress callback is called as events go out.
+at most ``CHUNK`` events earlier). The achieved rate of every second is kept
+in the result (and logged at DEBUG: a progress bar shows it to people), and a
+progress callback is called as events go out.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def at_rate(items: Iterable[tuple[str, bytes]], rate: float | None) -> Iterator[
 
 
 class _Meter:
-    """Counts events per wall-clock second and logs the achieved rate."""
+    """Counts events per wall-clock second (logged at DEBUG, kept for the result)."""
 
     def __init__(self, start: float, target: float | None) -> None:
         self.mark = start
@@ -69,7 +70,7 @@ class _Meter:
         while now - self.mark >= 1.0:
             self.per_second.append(float(self.count))
             target = f" (target {self.target:,.0f})" if self.target else ""
-            log.info("achieved %s events/s%s", f"{self.count:,}", target)
+            log.debug("achieved %s events/s%s", f"{self.count:,}", target)
             self.count = 0
             self.mark += 1.0
 
@@ -113,6 +114,26 @@ async def pump(
     await _checkpoint(sink, meter, clock(), since_report, progress)
     elapsed = clock() - start
     return PumpResult(sent, sink.messages, elapsed, meter.per_second)
+
+
+async def send_all(
+    items: Iterable[Item],
+    sink: Sink,
+    *,
+    target_rate: float | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> PumpResult:
+    """Start ``sink``, pump ``items`` into it on schedule, and close it (also on failure).
+
+    The result counts the messages the sink wrote, envelopes included.
+    """
+    await sink.start()
+    try:
+        result = await pump(items, sink, target_rate=target_rate, progress=progress)
+    finally:
+        await sink.close()
+    result.messages = sink.messages
+    return result
 
 
 async def _checkpoint(

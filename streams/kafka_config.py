@@ -7,6 +7,7 @@ CA) is a matter of settings, never of code.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from typing import Any
 
@@ -24,7 +25,9 @@ def bootstrap_of(settings: Settings) -> str:
     """The bootstrap ``HOST:PORT[,HOST:PORT]``, without a ``kafka://`` prefix."""
     text = settings.bootstrap.strip()
     if not text:
-        raise KafkaConfigError("no Kafka bootstrap address (set --bootstrap or start a broker)")
+        raise KafkaConfigError(
+            "no Kafka broker named: give --bootstrap-server HOST:PORT (or set POLICYSIM_BOOTSTRAP)"
+        )
     return ",".join(part.removeprefix("kafka://") for part in text.split(","))
 
 
@@ -46,12 +49,28 @@ def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=settings.ssl_cafile or None)
 
 
+def _quiet_client() -> dict[str, Any]:
+    """kafka-python's network client without its slow-task warnings.
+
+    kafka-python 3 warns whenever one step of its I/O loop takes over 0.1 s;
+    with the worker, the broker and a load generator sharing a few cores that
+    is scheduling, not a fault, and the warnings buried the progress bars.
+    Older kafka-python has no such loop and nothing to quiet.
+    """
+    try:
+        from kafka.net.compat import KafkaNetClient
+    except ImportError:
+        return {}
+    return {"kafka_client": functools.partial(KafkaNetClient, slow_task_threshold_secs=0)}
+
+
 def kafka_python_kwargs(settings: Settings) -> dict[str, Any]:
     """Keyword arguments for kafka-python's ``KafkaProducer``/``KafkaConsumer``/admin."""
     protocol, mechanism = _checked(settings)
     kwargs: dict[str, Any] = {
         "bootstrap_servers": bootstrap_of(settings),
         "security_protocol": protocol,
+        **_quiet_client(),
     }
     if protocol.endswith("SSL") and settings.ssl_cafile:
         kwargs["ssl_cafile"] = settings.ssl_cafile

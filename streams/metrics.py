@@ -227,6 +227,13 @@ class WorkerMetrics:
             self.policy_info.labels(policy.name, str(policy.version), enforced).set(1)
 
     def serve(self, host: str, port: int) -> int:
-        """Serve ``/metrics`` on ``host:port`` (0 picks a free port); return the port."""
-        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        """Serve ``/metrics`` on ``host:port`` (0 picks a free port); return the port.
+
+        An address that cannot be bound is an OSError whose ``strerror`` names it.
+        """
+        try:
+            server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            reason = f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}"
+            raise OSError(exc.errno, reason) from exc
         return server.server_port

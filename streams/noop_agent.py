@@ -12,16 +12,14 @@ child process, reads that line and stops it.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from typing import Any
 
-import faust
 import orjson
 
 from policysim.base.settings import load_settings
-from policysim.streams.worker import make_app
+from policysim.streams.worker import make_app, run_faust
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,14 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                 sys.stdout.flush()
 
     app.agent(topic, name="policysim.noop", concurrency=1)(count)
-    worker = faust.Worker(
-        app, loglevel="WARNING", quiet=True, redirect_stdouts=False, loop=asyncio.new_event_loop()
-    )
-    try:
-        worker.execute_from_commandline()
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+    return run_faust(app, loglevel="WARNING")
 
 
 if __name__ == "__main__":

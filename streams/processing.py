@@ -17,14 +17,8 @@ from typing import NamedTuple
 import msgspec
 
 from policysim.policies.model import Event, Rejection, decode_message, encode
+from policysim.streams.headers import POLICY_HEADER, TAKEN_AT_HEADER, sent_at_of, time_value
 from policysim.streams.metrics import WorkerMetrics, observe_each, observe_many
-
-SENT_AT = "sent_at"
-# Added to verdict messages: when the worker took the batch (epoch seconds, ASCII
-# decimal), so the pipeline benchmark can split end-to-end latency into the way
-# to the worker and the worker's own time.
-TAKEN_AT = "taken_at"
-
 
 _lines_encoder = msgspec.json.Encoder()
 
@@ -84,17 +78,6 @@ def _is_envelope(value: bytes) -> bool:
     return head == b"[" or (head.isspace() and value.lstrip()[:1] == b"[")
 
 
-def sent_at_of(headers: Sequence[tuple[str, bytes]]) -> float | None:
-    """The producer's send time (epoch seconds, ASCII decimal header), if present and sane."""
-    for name, value in headers:
-        if name == SENT_AT:
-            try:
-                return float(value)
-            except (TypeError, ValueError):
-                return None
-    return None
-
-
 class BatchProcessor:
     """Decode, evaluate against every policy, and shape the output of a batch.
 
@@ -119,7 +102,7 @@ class BatchProcessor:
 
     def process(self, messages: Sequence[InMessage]) -> BatchResult:
         result = BatchResult()
-        taken = (TAKEN_AT, f"{time.time():.6f}".encode())
+        taken = (TAKEN_AT_HEADER, time_value(time.time()))
         events: list[Event] = []
         # message, its headers, first event, event count, envelope
         spans: list[tuple[InMessage, Sequence[tuple[str, bytes]], int, int, bool]] = []
@@ -172,7 +155,7 @@ class BatchProcessor:
         topic, append = self.verdicts_topic, result.records.append
         for policy, verdicts in zip(engine.policies, per_policy, strict=True):
             self.metrics.count_verdicts(policy.name, verdicts)
-            policy_header = ("policy", policy.name.encode())
+            policy_header = (POLICY_HEADER, policy.name.encode())
             singles = iter(_encode_each([verdicts[s[2]] for s in spans if not s[4]]))
             for (m, headers, first, count, envelope), key in zip(spans, keys, strict=True):
                 value = encode(verdicts[first : first + count]) if envelope else next(singles)

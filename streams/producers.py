@@ -8,12 +8,14 @@ others stay as options for comparison and for clients that need them:
   (its checksums use the ``crc32c`` C extension when installed);
 * ``aiokafka``: one ``send`` per message, batched by aiokafka's accumulator;
 * ``aiokafka-batch``: aiokafka's ``create_batch``/``send_batch``, one record
-  batch per partition filled by us, which skips the per-message bookkeeping.
+  batch per partition filled by us (:mod:`policysim.streams.record_batches`),
+  which skips the per-message bookkeeping.
 
-Every message carries the header ``sent_at`` (epoch seconds as ASCII text)
+Every message carries the ``sent_at`` header (:mod:`policysim.streams.headers`)
 from which the worker measures end-to-end latency. Partitions are chosen by
-the caller (see :mod:`policysim.streams.envelopes`), so one source address stays on
-one partition whichever path is used.
+the caller (see :mod:`policysim.streams.envelopes`), so one source address
+stays on one partition whichever path is used. Every path first waits for the
+broker (:func:`policysim.streams.connect.wait_for_broker`), at most a few seconds.
 """
 
 from __future__ import annotations
@@ -22,20 +24,22 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Any
 
 from policysim.base.settings import Settings
+from policysim.streams.connect import TopicMissing, wait_for_broker
+from policysim.streams.envelopes import partition_of
+from policysim.streams.headers import SENT_AT_HEADER, time_value
 from policysim.streams.kafka_config import aiokafka_kwargs, kafka_python_kwargs
 
 log = logging.getLogger(__name__)
 
-SENT_AT_HEADER = "sent_at"
 MAX_BATCH_BYTES = 1 << 20
 
 
-def sent_at_value(sent_at: float) -> bytes:
-    """The header value: epoch seconds as ASCII decimal text (microseconds)."""
-    return f"{sent_at:.6f}".encode("ascii")
+def _headers(sent_at: float) -> list[tuple[str, bytes]]:
+    return [(SENT_AT_HEADER, time_value(sent_at))]
 
 
 class Producer(ABC):
@@ -48,9 +52,22 @@ class Producer(ABC):
         self.topic = topic
         self.messages = 0
 
-    @abstractmethod
     async def start(self) -> int:
-        """Connect and return the topic's partition count."""
+        """Wait for the broker, connect and return the topic's partition count.
+
+        Raises :class:`~policysim.streams.connect.BrokerUnreachable` when no
+        broker answers and :class:`~policysim.streams.connect.TopicMissing`
+        when the topic does not exist.
+        """
+        await asyncio.to_thread(wait_for_broker, self.settings)
+        return await self._connect()
+
+    @abstractmethod
+    async def _connect(self) -> int:
+        """Open the client; return the topic's partition count."""
+
+    def _missing(self) -> TopicMissing:
+        return TopicMissing(f"topic {self.topic!r} does not exist at {self.settings.bootstrap}")
 
     @abstractmethod
     async def send(self, partition: int, key: bytes | None, value: bytes, sent_at: float) -> None:
@@ -69,7 +86,7 @@ class KafkaPythonProducer(Producer):
 
     name = "kafka-python"
 
-    async def start(self) -> int:
+    async def _connect(self) -> int:
         from kafka import KafkaProducer
 
         self._producer = KafkaProducer(
@@ -81,23 +98,19 @@ class KafkaPythonProducer(Producer):
             max_request_size=4 * MAX_BATCH_BYTES,
             **kafka_python_kwargs(self.settings),
         )
-        partitions = await asyncio.to_thread(self._partitions)
         self._failures: list[BaseException] = []
-        return partitions
+        return await asyncio.to_thread(self._partitions)
 
     def _partitions(self) -> int:
         found = self._producer.partitions_for(self.topic)
         if not found:
-            raise RuntimeError(f"topic {self.topic!r} does not exist")
+            self._producer.close()
+            raise self._missing()
         return len(found)
 
     async def send(self, partition: int, key: bytes | None, value: bytes, sent_at: float) -> None:
         future = self._producer.send(
-            self.topic,
-            value=value,
-            key=key,
-            partition=partition,
-            headers=[(SENT_AT_HEADER, sent_at_value(sent_at))],
+            self.topic, value=value, key=key, partition=partition, headers=_headers(sent_at)
         )
         future.add_errback(self._failures.append)
         self.messages += 1
@@ -112,7 +125,7 @@ class KafkaPythonProducer(Producer):
 class _AioProducer(Producer):
     """Shared start/stop of the two aiokafka paths."""
 
-    async def start(self) -> int:
+    async def _connect(self) -> int:
         from aiokafka import AIOKafkaProducer
 
         self._producer = AIOKafkaProducer(
@@ -133,7 +146,7 @@ class _AioProducer(Producer):
         partitions = await self._producer.partitions_for(self.topic)
         if not partitions:
             await self._producer.stop()
-            raise RuntimeError(f"topic {self.topic!r} does not exist")
+            raise self._missing()
         return len(partitions)
 
     def _track(self, future: asyncio.Future[Any]) -> None:
@@ -163,11 +176,7 @@ class AioKafkaProducer(_AioProducer):
 
     async def send(self, partition: int, key: bytes | None, value: bytes, sent_at: float) -> None:
         future = await self._producer.send(
-            self.topic,
-            value=value,
-            key=key,
-            partition=partition,
-            headers=[(SENT_AT_HEADER, sent_at_value(sent_at))],
+            self.topic, value=value, key=key, partition=partition, headers=_headers(sent_at)
         )
         self._track(future)
         self.messages += 1
@@ -178,38 +187,26 @@ class AioKafkaBatchProducer(_AioProducer):
 
     name = "aiokafka-batch"
 
-    async def start(self) -> int:
-        partitions = await super().start()
-        self._open: dict[int, Any] = {}
-        self._opened: dict[int, float] = {}
+    async def _connect(self) -> int:
+        from policysim.streams.record_batches import PartitionBatches
+
+        partitions = await super()._connect()
+        self._batches = PartitionBatches(self._producer)
         return partitions
 
     async def send(self, partition: int, key: bytes | None, value: bytes, sent_at: float) -> None:
-        headers = [(SENT_AT_HEADER, sent_at_value(sent_at))]
-        batch = self._open.get(partition) or self._new_batch(partition)
-        if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-            await self._ship(partition)
-            batch = self._new_batch(partition)
-            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                raise ValueError(f"a message of {len(value)} bytes exceeds the batch size")
+        self._batches.append(self.topic, partition, key, value, _headers(sent_at))
+        if self._batches.has_full:
+            await self._ship(float("-inf"))
         self.messages += 1
 
-    def _new_batch(self, partition: int) -> Any:
-        self._opened[partition] = time.monotonic()
-        batch = self._open[partition] = self._producer.create_batch()
-        return batch
-
-    async def _ship(self, partition: int) -> None:
-        batch = self._open.pop(partition)
-        future = await self._producer.send_batch(batch, self.topic, partition=partition)
-        self._track(future)
+    async def _ship(self, opened_by: float | None) -> None:
+        for future in await self._batches.ship(opened_by):
+            self._track(future)
 
     async def tick(self, force: bool = False) -> None:
         """Ship the batches that are older than ``linger`` (all of them if ``force``)."""
-        oldest = time.monotonic() - self.settings.linger_ms / 1000.0
-        for partition, batch in list(self._open.items()):
-            if batch.record_count() and (force or self._opened[partition] <= oldest):
-                await self._ship(partition)
+        await self._ship(None if force else time.monotonic() - self.settings.linger_ms / 1000.0)
 
 
 PRODUCERS: dict[str, type[Producer]] = {
@@ -224,3 +221,25 @@ def make_producer(name: str, settings: Settings, topic: str) -> Producer:
         return PRODUCERS[name](settings, topic)
     except KeyError:
         raise ValueError(f"unknown producer {name!r}; choose from {', '.join(PRODUCERS)}") from None
+
+
+async def publish(
+    settings: Settings,
+    topic: str,
+    keyed: Iterable[tuple[str, bytes]],
+    producer: str = DEFAULT_PRODUCER,
+) -> int:
+    """Send ``(key, value)`` messages to ``topic`` and wait until the broker has them all.
+
+    A key always lands on the same partition (as :func:`partition_of` places
+    event sources), so the messages of one key stay in order. Returns how many
+    were sent.
+    """
+    sender = make_producer(producer, settings, topic)
+    partitions = await sender.start()
+    try:
+        for key, value in keyed:
+            await sender.send(partition_of(key, partitions), key.encode(), value, time.time())
+    finally:
+        await sender.stop()
+    return sender.messages

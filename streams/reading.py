@@ -17,7 +17,10 @@ import orjson
 from kafka import KafkaConsumer, TopicPartition
 
 from policysim.base.settings import Settings
+from policysim.streams.connect import TopicMissing, wait_for_broker
 from policysim.streams.kafka_config import kafka_python_kwargs
+
+TOPIC_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,11 @@ def iter_topic(
 
     Stops after ``until_idle`` seconds without a new message, after
     ``timeout`` seconds in all, or as soon as ``done(messages_so_far)`` is true.
+    Raises :class:`~policysim.streams.connect.BrokerUnreachable` when no broker
+    answers and :class:`~policysim.streams.connect.TopicMissing` when the topic
+    does not appear within ``TOPIC_WAIT_SECONDS``.
     """
+    wait_for_broker(settings)
     consumer = KafkaConsumer(
         client_id="policysim-reader",
         group_id=None,
@@ -53,7 +60,7 @@ def iter_topic(
         **kafka_python_kwargs(settings),
     )
     try:
-        partitions = _wait_partitions(consumer, topic, min(timeout, 30.0))
+        partitions = _wait_partitions(consumer, settings, topic, min(timeout, TOPIC_WAIT_SECONDS))
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         count = 0
@@ -82,14 +89,17 @@ def iter_topic(
         consumer.close()
 
 
-def _wait_partitions(consumer: KafkaConsumer, topic: str, timeout: float) -> list[TopicPartition]:
+def _wait_partitions(
+    consumer: KafkaConsumer, settings: Settings, topic: str, timeout: float
+) -> list[TopicPartition]:
+    """The topic's partitions; metadata of a just-created topic can take a moment."""
     deadline = time.monotonic() + timeout
     while True:
         found = consumer.partitions_for_topic(topic)
         if found:
             return [TopicPartition(topic, p) for p in sorted(found)]
         if time.monotonic() >= deadline:
-            raise LookupError(f"topic {topic!r} does not exist")
+            raise TopicMissing(f"topic {topic!r} does not exist at {settings.bootstrap}")
         time.sleep(0.1)
 
 
@@ -114,19 +124,36 @@ def read_items(
     return items
 
 
+@dataclass
+class DumpCounts:
+    """What a dump wrote: JSON objects, and messages skipped because they were not JSON."""
+
+    objects: int = 0
+    not_json: int = 0
+
+
 def dump_topic(
     settings: Settings,
     topic: str,
     out: BinaryIO,
     until_idle: float = 2.0,
     progress: Callable[[int], None] | None = None,
-) -> int:
-    """Write every JSON object of ``topic`` as one line to ``out``; return how many."""
-    count = 0
-    for record in iter_topic(settings, topic, until_idle):
-        for item in flatten(record.value):
+) -> DumpCounts:
+    """Write every JSON object of ``topic`` as one line to ``out``, until it is idle.
+
+    A message that is not JSON (a topic can hold anything) is counted and
+    skipped rather than ending the dump.
+    """
+    counts = DumpCounts()
+    for record in iter_topic(settings, topic, until_idle, timeout=float("inf")):
+        try:
+            items = flatten(record.value)
+        except orjson.JSONDecodeError:
+            counts.not_json += 1
+            continue
+        for item in items:
             out.write(orjson.dumps(item) + b"\n")
-            count += 1
+        counts.objects += len(items)
         if progress is not None:
-            progress(count)
-    return count
+            progress(counts.objects)
+    return counts

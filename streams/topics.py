@@ -8,6 +8,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from policysim.base.settings import Settings
+from policysim.streams.connect import wait_for_broker
 from policysim.streams.kafka_config import kafka_python_kwargs
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,12 @@ def topic_names(settings: Settings) -> list[str]:
     ]
 
 
+def _admin(settings: Settings) -> KafkaAdminClient:
+    """An admin client, once a broker answers (BrokerUnreachable within seconds otherwise)."""
+    wait_for_broker(settings)
+    return KafkaAdminClient(client_id="policysim-admin", **kafka_python_kwargs(settings))
+
+
 def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[str]:
     """Create the missing topics with ``settings.partitions``; return the names created.
 
@@ -30,7 +37,7 @@ def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[st
     starting a second worker or re-running ``up`` against the same broker is safe.
     """
     wanted = names or topic_names(settings)
-    admin = KafkaAdminClient(client_id="policysim-admin", **kafka_python_kwargs(settings))
+    admin = _admin(settings)
     try:
         existing = set(admin.list_topics())
         missing = [name for name in wanted if name not in existing]
@@ -44,13 +51,13 @@ def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[st
     finally:
         admin.close()
     if created:
-        log.info("created topics %s with %d partitions", created, settings.partitions)
+        log.debug("created topics %s with %d partitions", created, settings.partitions)
     return created
 
 
 def partition_count(settings: Settings, topic: str) -> int:
     """How many partitions ``topic`` has (0 if it does not exist)."""
-    admin = KafkaAdminClient(client_id="policysim-admin", **kafka_python_kwargs(settings))
+    admin = _admin(settings)
     try:
         described = admin.describe_topics([topic])
     finally:

@@ -40,6 +40,7 @@ from policysim.streams.kafka_config import aiokafka_kwargs, faust_broker_kwargs
 from policysim.streams.metrics import WorkerMetrics
 from policysim.streams.policy_watch import PolicyWatcher
 from policysim.streams.processing import BatchProcessor, InMessage, OutRecord
+from policysim.streams.record_batches import PartitionBatches
 from policysim.streams.registry_follower import RegistryFollower
 from policysim.streams.topics import ensure_topics
 
@@ -48,7 +49,14 @@ log = logging.getLogger(__name__)
 READY_LINE = "policysim worker ready"
 
 
+# Services defined here log their lifecycle ("Starting...", "Stopping...") at DEBUG:
+# at INFO those lines buried what a person reads in a worker's output.
+QUIET_LIFECYCLE = "debug"
+
+
 class _FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    mundane_level = QUIET_LIFECYCLE
+
     def _create_worker_consumer(self, transport: Any) -> Any:
         consumer = super()._create_worker_consumer(transport)
         # aiokafka hands this to its Fetcher at start(); Faust passed a constant.
@@ -57,6 +65,8 @@ class _FetchWaitConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class _FetchWaitConsumer(faust_aiokafka.Consumer):
+    mundane_level = QUIET_LIFECYCLE
+
     def _new_consumer_thread(self) -> _FetchWaitConsumerThread:
         return _FetchWaitConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -69,6 +79,7 @@ class WorkerApp(faust.App):
     """A Faust app whose consumer fetches with ``fetch_max_wait_ms`` from our settings."""
 
     fetch_max_wait_ms: int = 1500
+    mundane_level = QUIET_LIFECYCLE
 
     def _new_transport(self) -> Any:
         return _FetchWaitTransport(self.conf.broker_consumer, self)
@@ -112,6 +123,8 @@ def build_engine(policy_paths: Sequence[str | Path], registry_path: str | Path |
 
 class WorkerRuntime(Service):
     """Everything the agent needs besides Faust: producer, registry follower, watcher, metrics."""
+
+    mundane_level = QUIET_LIFECYCLE
 
     def __init__(
         self,
@@ -190,25 +203,13 @@ class WorkerRuntime(Service):
 
     async def _send_batches(self, records: list[OutRecord]) -> list[asyncio.Future]:
         """One record batch per (topic, partition): a send per message costs more than a verdict."""
-        producer = self.producer
-        batches: dict[tuple[str, int], Any] = {}
-        futures = []
+        batches = PartitionBatches(self.producer)
         now_ms = int(time.time() * 1000)
         known = self._partition_counts
         for r in records:
             count = known.get(r.topic) or await self._partitions(r.topic)
-            where = (r.topic, r.partition % count)
-            batch = batches.get(where)
-            if batch is None:
-                batch = batches[where] = producer.create_batch()
-            if not _append(batch, r, now_ms):
-                futures.append(await producer.send_batch(batch, where[0], partition=where[1]))
-                batch = batches[where] = producer.create_batch()
-                if not _append(batch, r, now_ms):
-                    raise ValueError(f"a record of {len(r.value)} bytes exceeds the batch size")
-        for (topic, partition), batch in batches.items():
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-        return futures
+            batches.append(r.topic, r.partition % count, r.key, r.value, r.headers, now_ms)
+        return await batches.ship()
 
     async def _partitions(self, topic: str) -> int:
         count = self._partition_counts.get(topic)
@@ -234,12 +235,6 @@ class WorkerRuntime(Service):
                 if high is None or done is None:
                     continue
                 gauge.labels(tp.topic, str(tp.partition)).set(max(high - done, 0))
-
-
-def _append(batch: Any, r: OutRecord, timestamp_ms: int) -> bool:
-    """Add a record to an aiokafka batch; False when the batch is full."""
-    added = batch.append(key=r.key, value=r.value, timestamp=timestamp_ms, headers=r.headers)
-    return added is not None
 
 
 def attach_agent(app: WorkerApp, runtime: WorkerRuntime, settings: Settings) -> None:
@@ -272,12 +267,23 @@ def run_worker(settings: Settings, engine: Engine, policy_paths: Sequence[str | 
     app = make_app(settings, settings.consumer_group)
     runtime = WorkerRuntime(app, settings, engine, policy_paths, metrics)
     attach_agent(app, runtime, settings)
+    return run_faust(app, runtime, loglevel=settings.log_level)
+
+
+def run_faust(app: faust.App, *services: Service, loglevel: str) -> int:
+    """Run a Faust app (and ``services`` beside it) until SIGINT/SIGTERM; its exit code.
+
+    Faust's banner, its stdout redirection and its own logging set-up are off:
+    the process's logging set-up (the command line's, or a child worker's log
+    file) decides what of Faust's and the Kafka clients' logging is shown.
+    """
     worker = faust.Worker(
         app,
-        runtime,
-        loglevel=settings.log_level,
+        *services,
+        loglevel=loglevel,
         quiet=True,
         redirect_stdouts=False,
+        override_logging=False,
         loop=asyncio.new_event_loop(),
     )
     try:

@@ -2,7 +2,9 @@
 
 A folder given where a file is wanted (or the reverse), or a file in a folder
 that does not exist, is refused with a sentence naming the path before any
-work is done, instead of failing with a traceback at the end.
+work is done, instead of failing with a traceback at the end. A file's
+folder is never created on the fly: a typo would silently become a stray
+directory. ``-`` (standard output) is always fine.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from pathlib import Path
 
 from policysim.app.errors import OutputError
 
+STDOUT = "-"
+
 
 def output_file(path: str | Path, flag: str = "--out") -> Path:
     """A file about to be written: not a folder, in a folder that exists."""
     target = Path(path)
+    if str(path) == STDOUT:
+        return target
     if target.is_dir():
-        raise OutputError(f"{flag} {target} is a folder; give a file name, e.g. {target}/out.jsonl")
+        raise OutputError(f"{flag} {target} is a folder; give a file name")
     folder = target.parent
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"

@@ -24,7 +24,7 @@ import orjson
 from policysim.app.targets import open_sink
 from policysim.app.worker_process import WorkerProcess, sample_sum
 from policysim.base.settings import Settings
-from policysim.simulators.pacing import PumpResult, at_rate, pump
+from policysim.simulators.pacing import PumpResult, at_rate, send_all
 from policysim.streams.broker import EmbeddedBroker
 from policysim.streams.kafka_sink import KafkaTarget
 from policysim.streams.producers import DEFAULT_PRODUCER
@@ -105,7 +105,7 @@ class Pipeline:
         except BaseException:
             self._stack.close()
             raise
-        log.info("pipeline ready: bootstrap %s, metrics %s", self.bootstrap, self.metrics_url)
+        log.debug("pipeline ready: bootstrap %s, metrics %s", self.bootstrap, self.metrics_url)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -137,18 +137,8 @@ class Pipeline:
             self.settings.linger_ms,
         )
 
-        async def main() -> PumpResult:
-            await sink.start()
-            try:
-                return await pump(
-                    at_rate(_with_source(events), rate), sink, target_rate=rate, progress=on_sent
-                )
-            finally:
-                await sink.close()
-
-        result = asyncio.run(main())
-        result.messages = sink.messages
-        return result
+        items = at_rate(_with_source(events), rate)
+        return asyncio.run(send_all(items, sink, target_rate=rate, progress=on_sent))
 
     def wait_evaluated(self, events: int, timeout: float = 600.0) -> tuple[int, int]:
         """Wait until the worker decided or rejected ``events``; return (evaluated, rejected)."""

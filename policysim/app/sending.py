@@ -1,84 +1,56 @@
-"""Send a paced stream of events into a sink with a progress bar: ``simulate`` and ``replay``."""
+"""Send a paced stream of events into a sink with a progress bar: ``simulate`` and ``replay``.
+
+Both commands take the same sink flags (``policysim.commands.options.add_sink_arguments``):
+:class:`SinkChoice` holds them, :func:`open_chosen_sink` checks them and opens
+the file or Kafka sink (waiting a few seconds at most for the broker), and
+:func:`send_events` runs the stream, turning failures into sentences.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from aiokafka.errors import KafkaError as AioKafkaError
-from kafka.errors import KafkaError
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-
+from policysim.app.errors import BadInput, RunFailed
+from policysim.app.outputs import output_file
+from policysim.app.progress import event_progress
 from policysim.app.targets import open_sink
 from policysim.base.settings import Settings
-from policysim.simulators.pacing import Item, PumpResult, pump
+from policysim.simulators.pacing import Item, PumpResult, send_all
 from policysim.simulators.sinks import Sink
-from policysim.streams.kafka_sink import KafkaTarget, parse_kafka_target
-
-# What a run can fail with once it is sending: reported as one error line, exit code 1.
-SEND_ERRORS: tuple[type[BaseException], ...] = (OSError, RuntimeError, KafkaError, AioKafkaError)
-
-
-def run_paced(
-    items: Iterable[Item],
-    sink: Sink,
-    *,
-    total: int | None,
-    target_rate: float | None,
-    show_progress: bool,
-    description: str,
-) -> PumpResult:
-    """Start the sink, pump the items on schedule (with a progress bar), close the sink."""
-    columns = [
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    ]
-    console = Console(stderr=True)
-    with Progress(*columns, console=console, disable=not show_progress) as bar:
-        task = bar.add_task(description, total=total)
-
-        async def main() -> PumpResult:
-            await sink.start()
-            try:
-                return await pump(
-                    items,
-                    sink,
-                    target_rate=target_rate,
-                    progress=lambda n: bar.advance(task, n),
-                )
-            finally:
-                await sink.close()
-
-        result = asyncio.run(main())
-    result.messages = sink.messages
-    return result
+from policysim.streams.connect import BrokerUnreachable, TopicMissing, wait_for_broker
+from policysim.streams.kafka_config import KafkaConfigError
+from policysim.streams.kafka_sink import KafkaTarget, TargetError, parse_kafka_target
 
 
-def open_sink_for(
-    settings: Settings,
-    out: str | None,
-    kafka: KafkaTarget | None,
-    producer: str,
-    batch: int | None,
-    linger_ms: float | None,
-) -> Sink:
-    """The sink a command names, with envelope size and linger from its flags or settings."""
-    batch = settings.batch if batch is None else batch
-    if batch < 1:
-        raise ValueError("--batch must be at least 1")
-    linger = settings.linger_ms if linger_ms is None else linger_ms
-    return open_sink(out, kafka, settings, producer, batch, linger)
+@dataclass(frozen=True)
+class SinkChoice:
+    """Where a sending command's events go and how they are packed: its sink flags."""
+
+    out: str | None
+    bootstrap: str | None
+    topic: str | None
+    url: str | None  # the older spelling, --to kafka://HOST:PORT/TOPIC
+    producer: str
+    batch: int | None
+    linger_ms: float | None
+    progress: bool
+
+    @classmethod
+    def from_flags(cls, args: argparse.Namespace) -> SinkChoice:
+        """The flags ``add_sink_arguments`` defines, as given on the command line."""
+        return cls(
+            out=args.out,
+            bootstrap=args.bootstrap,
+            topic=args.topic,
+            url=getattr(args, "to", None),
+            producer=args.producer,
+            batch=args.batch,
+            linger_ms=args.linger_ms,
+            progress=not args.no_progress,
+        )
 
 
 def kafka_target(
@@ -92,14 +64,89 @@ def kafka_target(
     return None
 
 
-def event_count(events: int | None, rate: float | None, duration: float | None) -> int:
-    """The number of events the flags ask for, or ValueError explaining the valid forms."""
-    if events is not None and duration is not None:
-        raise ValueError("give --events N or --rate R --duration D, not both")
-    if events is not None:
-        if events < 0:
-            raise ValueError("--events must be >= 0")
-        return events
-    if rate is None or duration is None or rate <= 0 or duration <= 0:
-        raise ValueError("give --events N, or --rate R and --duration D (both > 0)")
+def destination(choice: SinkChoice, settings: Settings) -> str:
+    """The file or ``HOST:PORT/TOPIC`` the events go to, for summaries."""
+    try:
+        target = kafka_target(settings, choice.bootstrap, choice.topic, choice.url)
+    except TargetError:
+        target = None
+    return f"{target.bootstrap}/{target.topic}" if target else str(choice.out)
+
+
+def open_chosen_sink(settings: Settings, choice: SinkChoice) -> Sink:
+    """The sink the flags name, checked: BadInput for bad flags or a broker nobody answers at.
+
+    Opening does not write anything yet; a Kafka sink connects when it starts.
+    """
+    batch = settings.batch if choice.batch is None else choice.batch
+    linger_ms = settings.linger_ms if choice.linger_ms is None else choice.linger_ms
+    if batch < 1:
+        raise BadInput(f"--batch {batch}: at least 1 event per message")
+    if linger_ms < 0:
+        raise BadInput(f"--linger-ms {linger_ms:g}: a wait is 0 ms or more")
+    try:
+        target = kafka_target(settings, choice.bootstrap, choice.topic, choice.url)
+        if choice.out:
+            output_file(choice.out, "--out")
+        sink = open_sink(choice.out, target, settings, choice.producer, batch, linger_ms)
+        if target is not None:
+            wait_for_broker(settings.replace(bootstrap=target.bootstrap))
+    except (TargetError, KafkaConfigError, BrokerUnreachable) as exc:
+        raise BadInput(str(exc)) from exc
+    return sink
+
+
+def kafka_failures() -> tuple[type[BaseException], ...]:
+    """What sending can fail with once it runs: the broker went away, the disk filled up.
+
+    A function, so that the Kafka clients are imported only when something failed.
+    """
+    from aiokafka.errors import KafkaError as AioKafkaError
+    from kafka.errors import KafkaError
+
+    return (OSError, RuntimeError, KafkaError, AioKafkaError)
+
+
+def send_events(
+    items: Iterable[Item],
+    sink: Sink,
+    *,
+    total: int | None,
+    target_rate: float | None,
+    show_progress: bool,
+    description: str,
+) -> PumpResult:
+    """Start the sink, pump the items on schedule (with a progress bar), close the sink.
+
+    A topic that does not exist is BadInput; a failure while sending is RunFailed.
+    """
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    try:
+        with event_progress(console, disable=not show_progress, remaining=True) as bar:
+            task = bar.add_task(description, total=total)
+
+            def progress(n: int) -> None:
+                bar.advance(task, n)
+
+            return asyncio.run(send_all(items, sink, target_rate=target_rate, progress=progress))
+    except (BrokerUnreachable, TopicMissing) as exc:
+        raise BadInput(str(exc)) from exc
+    except kafka_failures() as exc:
+        raise RunFailed(f"{description}: sending failed: {exc}") from exc
+
+
+def event_count(count: int | None, rate: float | None, duration: float | None) -> int:
+    """The number of events the flags ask for, or BadInput explaining the valid forms."""
+    if rate is not None and rate <= 0:
+        raise BadInput(f"--rate {rate:g}: events per second must be more than 0")
+    if count is not None and duration is not None:
+        raise BadInput("give --count N or --rate R --duration-seconds D, not both")
+    if count is not None:
+        if count < 0:
+            raise BadInput(f"--count {count}: a count is 0 or more")
+        return count
+    if rate is None or duration is None or duration <= 0:
+        raise BadInput("give --count N, or --rate R and --duration-seconds D (both more than 0)")
     return round(rate * duration)

@@ -3,7 +3,9 @@
 ``policysim worker`` calls :func:`start`; child workers (``policysim up``,
 ``run``, the benchmarks, the tests) run ``python -m policysim.app.worker``
 with their settings in the environment, so a child imports the worker's own
-modules and nothing of the command line.
+modules and nothing of the command line. A child's output is its log file:
+what it logs there at the configured level is what a person debugging a run
+reads.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from policysim.app.errors import AppError, BadInput
 from policysim.base.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -23,18 +26,25 @@ def start(
     policies: Sequence[str],
     registry: str | None,
 ) -> int:
-    """Run one worker until SIGINT/SIGTERM; 2 if it cannot start (the reason is logged)."""
+    """Run one worker until SIGINT/SIGTERM (0 on a clean stop); BadInput if it cannot start."""
+    from policysim.streams.connect import BrokerUnreachable
+    from policysim.streams.kafka_config import KafkaConfigError
     from policysim.streams.worker import build_engine, run_worker
 
     if not settings.bootstrap:
-        log.error("policysim worker: --bootstrap-server (or $POLICYSIM_BOOTSTRAP) is required")
-        return 2
+        raise BadInput(
+            "no Kafka broker named: give --bootstrap-server HOST:PORT (or set POLICYSIM_BOOTSTRAP)"
+        )
     try:
         engine = build_engine(list(policies), registry)
     except (ValueError, OSError) as exc:  # PolicyError, RegistryError, unreadable files
-        log.error("policysim worker: cannot start:\n%s", exc)
-        return 2
-    return run_worker(settings, engine, list(policies))
+        raise BadInput("cannot start: a policy or the registry did not load", [str(exc)]) from exc
+    try:
+        return run_worker(settings, engine, list(policies))
+    except (KafkaConfigError, BrokerUnreachable) as exc:
+        raise BadInput(str(exc)) from exc
+    except OSError as exc:  # the metrics address is taken
+        raise BadInput(exc.strerror or str(exc)) from exc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,7 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    return start(settings, args.policy, args.registry)
+    try:
+        return start(settings, args.policy, args.registry)
+    except AppError as exc:
+        for line in exc.lines("worker"):
+            log.error("%s", line)
+        return exc.exit_code
 
 
 if __name__ == "__main__":

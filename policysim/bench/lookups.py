@@ -1,8 +1,8 @@
 """``policysim bench lookups``: IP-set and registry lookups against the usual alternatives.
 
 Everything a target compares is measured in the same run, interleaved, so a
-busy machine slows every contender alike: the targets are ratios (issue 2,
-section 6), not absolute rates. Each rate is the median of several rounds.
+busy machine slows every contender alike: the targets are ratios, not
+absolute rates. Each rate is the median of several rounds.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from policysim.app.errors import BadInput
 from policysim.base.settings import Settings
+from policysim.bench.checks import at_least
 from policysim.policies.address_columns import AddressBatch
 from policysim.policies.addresses import parse_ip
 from policysim.policies.ipset import IPSet
@@ -41,21 +43,6 @@ DAY = 86_400.0
 CATEGORIES = ("it_company", "software_house", "freelancer", "bank", "call_center", "embassy")
 V4_LENGTHS = (32, 32, 32, 29, 29, 28, 24, 24, 24, 22, 20, 16)
 V6_LENGTHS = (29, 32, 32, 48, 48, 48, 56, 64, 64, 128)
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser(
-        "lookups",
-        help="IP set / registry lookups vs pytricia, netaddr, ipaddress+bisect, numpy",
-        description=__doc__,
-    )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--sizes", default="20000,200000", help="registry sizes (prefixes)")
-    parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--queries", type=int, default=200_000, help="per-event lookups")
-    parser.add_argument("--batch", type=int, default=1_000_000, help="addresses per batch")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds per rate (median)")
-    parser.set_defaults(handler=run)
 
 
 @dataclass
@@ -302,7 +289,7 @@ def _traced(make: Callable[[], IPSet]) -> tuple[IPSet, float, int]:
 
 
 def bench_ipv6_memory(seed: int) -> dict:
-    """The issue's IPv6 targets: Pakistan's list < 1 MB; 20,000 mixed /29-/128 < 20 MB, < 1 s."""
+    """The IPv6 targets: Pakistan's list < 1 MB; 20,000 mixed /29-/128 < 20 MB, < 1 s."""
     results = {}
     pk_path = data_dir(Settings()) / "cidr" / "pk-ipv6.cidr"
     if pk_path.is_file():
@@ -331,7 +318,7 @@ def bench_ipv6_memory(seed: int) -> dict:
 
 
 def targets(results: dict) -> list[dict]:
-    """Each target of issue 2, section 6, with the measured value and whether it is met."""
+    """Each target with the measured value and whether it is met."""
     rows = []
     for size in results["sizes"]:
         event, batch = size["per_event_ipv4"], size["batch_ipv4"]
@@ -359,7 +346,13 @@ def targets(results: dict) -> list[dict]:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    at_least(args, 1, "--queries", "--batch", "--rounds")
+    try:
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    except ValueError:
+        raise BadInput(f"--sizes {args.sizes}: prefix counts separated by commas") from None
+    if not sizes or min(sizes) < 1:
+        raise BadInput(f"--sizes {args.sizes}: prefix counts of at least 1")
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
         results = {
@@ -368,7 +361,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             "ipv6": bench_ipv6_memory(args.seed),
         }
     results["targets"] = targets(results)
-    if args.json:
+    if args.format == "json":
         print(json.dumps(results, indent=2))
     else:
         render(results, Console())
@@ -407,7 +400,7 @@ def render(results: dict, console: Console) -> None:
     for name, rate in results["parsing"].items():
         parsing.add_row(name, _mps(rate))
     console.print(parsing)
-    goals = Table(title="targets (issue 2, section 6)")
+    goals = Table(title="targets")
     for column in ("target", "measured", "goal", "met"):
         goals.add_column(column)
     for row in results["targets"]:

@@ -34,19 +34,21 @@ from typing import Any
 
 import numpy as np
 
+from policysim.app.simulate import load_checked_scenario
 from policysim.app.targets import open_sink
 from policysim.app.worker_process import WorkerProcess, sample_sum, settings_env
 from policysim.base.settings import Settings
+from policysim.bench.checks import at_least, more_than_zero
 from policysim.policies.examples import example_paths
 from policysim.simulators.generator import generate_events
-from policysim.simulators.pacing import at_rate, pump
+from policysim.simulators.pacing import at_rate, send_all
 from policysim.simulators.population import build_population
 from policysim.simulators.registrations import write_registry
 from policysim.simulators.scenario import load_scenario
 from policysim.streams.broker import EmbeddedBroker
 from policysim.streams.consumers import open_from_beginning
+from policysim.streams.headers import POLICY_HEADER, TAKEN_AT_HEADER, sent_at_of, time_of
 from policysim.streams.kafka_sink import KafkaTarget
-from policysim.streams.processing import SENT_AT, TAKEN_AT
 from policysim.streams.producers import DEFAULT_PRODUCER
 from policysim.streams.topics import ensure_topics
 
@@ -62,27 +64,6 @@ STAGES = (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``bench pipeline``."""
-    parser = sub.add_parser(
-        "pipeline",
-        help="open-loop load through the embedded broker and worker(s), with ceilings",
-        description="Offer --rate events/s for --duration s through the embedded broker and "
-        "--workers workers; report rates, end-to-end latency, lag, a per-stage split, and "
-        "the ceilings of a raw aiokafka consumer and a do-nothing Faust agent.",
-    )
-    parser.add_argument("--rate", type=float, default=1000.0, help="events per second offered")
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
-    parser.add_argument("--batch", type=int, default=1, help="events per message (envelope)")
-    parser.add_argument("--workers", type=int, default=1, help="workers in the consumer group")
-    parser.add_argument("--linger", type=float, help="producer linger ms (default: settings)")
-    parser.add_argument("--policies", type=int, choices=sorted(POLICY_SETS), default=1)
-    parser.add_argument("--scenario", default="small-isp", help="scenario for the events")
-    parser.add_argument("--no-ceilings", action="store_true", help="skip the drain ceilings")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.set_defaults(handler=run)
-
-
 @dataclass
 class Observed:
     """What the reader saw: per message (arrival, events, latency, stage times)."""
@@ -92,16 +73,6 @@ class Observed:
         default_factory=list
     )  # t, events, e2e, to_worker, evaluate_send, verdict_read
     events_decided: int = 0
-
-
-def _header(headers: Any, name: str) -> float | None:
-    for key, value in headers or ():
-        if key == name:
-            try:
-                return float(value)
-            except ValueError:
-                return None
-    return None
 
 
 async def _observe(settings: Settings, enforced: str, seen: Observed, stop: asyncio.Event) -> None:
@@ -116,18 +87,18 @@ async def _observe(settings: Settings, enforced: str, seen: Observed, stop: asyn
             for tp, records in batches.items():
                 if tp.topic == settings.topic_connections:
                     for r in records:
-                        sent = _header(r.headers, SENT_AT)
+                        sent = sent_at_of(r.headers)
                         if sent is not None:
                             seen.inputs.append((now, r.value.count(b'"id"') or 1, now - sent))
                     continue
                 for r in records:
                     headers = dict(r.headers or ())
-                    if headers.get("policy") != policy:
+                    if headers.get(POLICY_HEADER) != policy:
                         continue
                     n = r.value.count(EVENT_MARK)
                     seen.events_decided += n
-                    sent = _header(r.headers, SENT_AT)
-                    taken = _header(r.headers, TAKEN_AT)
+                    sent = sent_at_of(r.headers)
+                    taken = time_of(r.headers, TAKEN_AT_HEADER)
                     if sent is None or taken is None:
                         continue
                     out = r.timestamp / 1000
@@ -172,12 +143,7 @@ async def _live(
     sampler = asyncio.create_task(_sample_lag(workers, lag, start, stop))
     target = KafkaTarget(settings.bootstrap, settings.topic_connections)
     sink = open_sink(None, target, settings, DEFAULT_PRODUCER, batch, settings.linger_ms)
-    await sink.start()
-    try:
-        sent = await pump(at_rate(items, rate), sink, target_rate=rate)
-    finally:
-        await sink.close()
-    sent.messages = sink.messages
+    sent = await send_all(at_rate(items, rate), sink, target_rate=rate)
     deadline = time.monotonic() + max(60.0, expected / 2000)
     while seen.events_decided < expected and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
@@ -357,20 +323,24 @@ def _summarise(settings, sent, seen: Observed, lag, worker_samples, rate, durati
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the benchmark and print JSON or a readable summary."""
+    more_than_zero(args, "--rate", "--duration-seconds")
+    at_least(args, 1, "--batch", "--workers")
+    at_least(args, 0, "--linger-ms")
+    load_checked_scenario(args.scenario)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the broker on SIGTERM too
-    if args.linger is not None:
-        settings = settings.replace(linger_ms=round(args.linger))
+    if args.linger_ms is not None:
+        settings = settings.replace(linger_ms=round(args.linger_ms))
     result = bench_pipeline(
         settings,
         args.rate,
-        args.duration,
+        args.duration_seconds,
         args.batch,
         args.workers,
         args.policies,
         args.scenario,
         not args.no_ceilings,
     )
-    if args.json:
+    if args.format == "json":
         print(json.dumps(result, indent=2))
         return 0
     _print(result)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import signal
 
 from policysim.base.settings import Settings
-from policysim.streams.broker import EmbeddedBroker
-from policysim.streams.topics import ensure_topics
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,22 +13,30 @@ def register(sub: argparse._SubParsersAction) -> None:
         "broker",
         help="run the embedded Kafka broker (Tansu, in memory) on 127.0.0.1",
         description="Start the embedded broker, create the topics, print the bootstrap "
-        "address and run until Ctrl-C or SIGTERM.",
+        "address HOST:PORT (for --bootstrap-server) and run until Ctrl-C or SIGTERM.",
     )
-    parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    parser.add_argument("--log-file", help="broker log file (default: in the temp folder)")
+    parser.add_argument(
+        "--port", type=int, default=0, help="port on 127.0.0.1 (default: 0, a free one)"
+    )
+    parser.add_argument(
+        "--log-file",
+        metavar="FILE",
+        help="the broker's own log (default: policysim-broker-PORT.log in the temp folder)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Start, announce, wait; SIGTERM is turned into the same clean stop as Ctrl-C."""
-    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
-        signal.signal(signum, signal.default_int_handler)
-    with EmbeddedBroker(port=args.port, log_path=args.log_file) as broker:
-        ensure_topics(settings.replace(bootstrap=broker.bootstrap))
-        print(broker.bootstrap, flush=True)
-        try:
-            code = broker.wait()
-        except KeyboardInterrupt:
-            return 0
-    return code
+    from policysim.app.broker import serve_broker
+    from policysim.app.errors import AppError
+
+    def announce(bootstrap: str) -> None:
+        print(bootstrap, flush=True)
+
+    try:
+        return serve_broker(settings, args.port, args.log_file, announce)
+    except AppError as exc:
+        return exc.report("broker")
+    except KeyboardInterrupt:
+        return 0

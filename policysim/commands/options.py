@@ -183,12 +183,14 @@ def events_file_of(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 
 def fail(command: str, error: BaseException | str, exit_code: int | None = None) -> int:
-    """Print ``policysim COMMAND: message`` on stderr; the exit code to return.
+    """Report ``error`` on stderr as ``policysim COMMAND: message``; the exit code to return.
 
-    ``error`` may carry its own ``exit_code`` (the application layer's errors
-    do); otherwise it is 2, bad input.
+    The application layer's errors print their details first and carry their
+    own exit code; anything else is bad input (2) unless ``exit_code`` says.
     """
+    from policysim.app.errors import AppError
+
+    if isinstance(error, AppError) and exit_code is None:
+        return error.report(command)
     print(f"policysim {command}: {error}", file=sys.stderr)
-    if exit_code is not None:
-        return exit_code
-    return getattr(error, "exit_code", 2)
+    return 2 if exit_code is None else exit_code

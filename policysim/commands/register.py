@@ -1,25 +1,11 @@
-"""``policysim register FILE``: publish registrations to the ``registrations`` topic.
-
-Registrations keep arriving while workers run; every worker follows the
-topic and applies each record as of its event time. The file is validated
-whole before anything is sent, so a bad file changes nothing: the registry
-the workers hold stays as it was, and the problems name the file and line.
-"""
+"""``policysim register FILE``: publish registrations to the registrations topic."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-
-from kafka import KafkaProducer
 
 from policysim.base.settings import Settings
-from policysim.policies.registry import RegistryError
-from policysim.policies.registry_files import encode_record, load_registry
-from policysim.streams.kafka_config import KafkaConfigError, kafka_python_kwargs
-from policysim.streams.topics import ensure_topics
-
-log = logging.getLogger(__name__)
+from policysim.commands.options import add_bootstrap_server, add_topic
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,42 +13,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "register",
         help="publish a registry file's registrations and revocations to running workers",
-        description="Validate a registry file (.csv or .jsonl of RegistryRecord) and publish "
+        description="Validate a registry file (.csv, or .jsonl of registry records) and publish "
         "its records to the registrations topic, keyed by entity id. Workers apply them as "
-        "of their event time, within a second. A file with any problem is refused whole.",
+        "of their event time, within a second. A file with any bad row is refused whole "
+        "(every problem is listed as FILE:LINE: message) unless --skip-bad-rows.",
     )
-    parser.add_argument("file", help="registry file: .csv or .jsonl")
-    parser.add_argument("--bootstrap", help="Kafka HOST:PORT (also $POLICYSIM_BOOTSTRAP)")
+    parser.add_argument("file", metavar="FILE", help="registry file: .csv or .jsonl")
+    add_bootstrap_server(parser, "; register needs the workers' broker")
+    add_topic(parser, "topic_registrations")
+    parser.add_argument(
+        "--skip-bad-rows",
+        action="store_true",
+        help="publish the good rows of a file with bad ones, and count the bad (default: "
+        "refuse the whole file)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Validate, then publish every record and wait until the broker has them all."""
+    """Validate, publish, and say how many records of how many entities went where."""
+    from policysim.app.errors import AppError
+    from policysim.app.register import bad_rows, register_file
+
+    topic = args.topic or settings.topic_registrations
     try:
-        registry = load_registry(args.file, strict=True)
-        kwargs = kafka_python_kwargs(settings)
-    except RegistryError as exc:
-        log.error("%s refused, nothing published:\n%s", args.file, exc)
-        return 2
-    except KafkaConfigError as exc:
-        log.error("%s", exc)
-        return 2
-    ensure_topics(settings, [settings.topic_registrations])
-    records = list(registry.records())
-    producer = KafkaProducer(**kwargs)
-    try:
-        for record in records:
-            producer.send(
-                settings.topic_registrations,
-                key=record.entity_id.encode(),
-                value=encode_record(record),
-            )
-        producer.flush()
-    finally:
-        producer.close()
-    entities = len({r.entity_id for r in records})
+        result = register_file(settings, args.file, topic, args.skip_bad_rows)
+    except AppError as exc:
+        return exc.report("register")
+    skipped = f"; skipped {bad_rows(result.skipped_rows)}" if result.skipped_rows else ""
     print(
-        f"published {len(records)} records of {entities} entities from {args.file} "
-        f"to {settings.topic_registrations}"
+        f"published {result.records:,} records of {result.entities:,} entities from "
+        f"{result.file} to {result.topic}{skipped}"
     )
     return 0

@@ -1,20 +1,13 @@
-"""``policysim replay``: a recorded log (Zeek, JSON lines, CSV) to a file or a Kafka topic."""
+"""``policysim replay FILE``: a recorded log (Zeek, JSON lines, CSV) to a file or a Kafka topic."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 
-from policysim.app.sending import SEND_ERRORS, kafka_target, open_sink_for, run_paced
 from policysim.base.settings import Settings
-from policysim.commands.options import add_sink_arguments
-from policysim.policies.model import parse_timestamp
-from policysim.simulators.logfiles import FORMATS, ReaderError, parse_csv_mapping
-from policysim.simulators.rejects import RejectsFile, default_rejects_path
-from policysim.simulators.replay import ReplayCounts, ReplayOptions, replay_items
-from policysim.streams.kafka_sink import TargetError
+from policysim.commands.options import add_alias, add_sink_arguments
 
-log = logging.getLogger(__name__)
+LOG_FORMATS = ("auto", "zeek", "jsonl", "csv")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,73 +18,84 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=(
             "Replay a log keeping its inter-arrival gaps scaled by --speed (0 = as fast as "
             "possible) or at a fixed --rate; --loop N repeats it with unique ids; --start moves "
-            "the first event to a given time. Bad lines go to --rejects and are counted."
+            "the first event to a given time. Events go to --out FILE or to --bootstrap-server "
+            "HOST:PORT (--topic). Lines that are not events are counted and written to a "
+            "rejects file (JSON lines), which the summary names."
         ),
+        epilog="Older spellings still accepted: --format (for --log-format), "
+        "--to kafka://HOST:PORT/TOPIC, --bootstrap, --linger.",
     )
-    parser.add_argument("file", help="the log (gzip or plain)")
-    parser.add_argument("--format", choices=FORMATS, default="auto")
+    parser.add_argument("file", metavar="FILE", help="the log (gzip or plain)")
     parser.add_argument(
-        "--csv-map", metavar="FIELD=COLUMN,...", help="CSV column for each event field"
+        "--log-format",
+        choices=LOG_FORMATS,
+        default="auto",
+        help="the log's format (default: auto, recognised from its first lines)",
+    )
+    add_alias(parser, "--format", "log_format", choices=LOG_FORMATS)
+    parser.add_argument(
+        "--csv-map",
+        metavar="FIELD=COLUMN,...",
+        help="CSV column of each event field (default: columns named like the fields)",
     )
     pacing = parser.add_mutually_exclusive_group()
-    pacing.add_argument("--speed", type=float, default=1.0, help="gap scale (default 1 = real)")
-    pacing.add_argument("--rate", type=float, help="fixed events per second instead of gaps")
-    parser.add_argument("--loop", type=int, default=1, help="times to replay (default 1)")
-    parser.add_argument("--start", help="ISO 8601 time (with offset) for the first event")
+    pacing.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="scale of the recorded gaps: 2 = twice as fast, 0 = as fast as possible "
+        "(default: 1, recorded speed)",
+    )
+    pacing.add_argument(
+        "--rate",
+        type=float,
+        metavar="R",
+        help="events per second, evenly, instead of the recorded gaps (default: not used)",
+    )
+    parser.add_argument(
+        "--loop", type=int, default=1, metavar="N", help="times to replay the log (default: 1)"
+    )
+    parser.add_argument(
+        "--start",
+        metavar="TIME",
+        help="ISO 8601 time with offset for the first event (default: the recorded times)",
+    )
     parser.add_argument(
         "--rejects",
         metavar="FILE",
-        help="rejected lines, JSON lines (default: OUT.rejects.jsonl, or FILE's name in the "
-        "working folder when sending to Kafka); created only when a line is rejected",
+        help="rejected lines, JSON lines (default: OUT.rejects.jsonl beside --out; when sending "
+        "to Kafka, a file in the system temp folder); created only when a line is rejected",
     )
     add_sink_arguments(parser, default_batch="1")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Replay, then print read / sent / rejected (which add up)."""
+    """Replay, then print read / sent / rejected (which add up) and where the rejects are."""
+    from policysim.app.errors import AppError
+    from policysim.app.replay import ReplayRequest, replay
+    from policysim.app.sending import SinkChoice
+
+    request = ReplayRequest(
+        file=args.file,
+        log_format=args.log_format,
+        csv_map=args.csv_map,
+        speed=args.speed,
+        rate=args.rate,
+        loops=args.loop,
+        start=args.start,
+        rejects=args.rejects,
+        sink=SinkChoice.from_flags(args),
+    )
     try:
-        options = ReplayOptions(
-            speed=args.speed,
-            rate=args.rate,
-            loops=args.loop,
-            start=parse_timestamp(args.start) if args.start else None,
-        )
-        mapping = parse_csv_mapping(args.csv_map) if args.csv_map else None
-        sink = open_sink_for(
-            settings,
-            args.out,
-            kafka_target(settings, args.bootstrap, args.topic, getattr(args, "to", None)),
-            args.producer,
-            args.batch,
-            args.linger_ms,
-        )
-    except (ValueError, ReaderError, TargetError) as exc:
-        log.error("%s", exc)
-        return 2
-    counts = ReplayCounts()
-    rejects_path = args.rejects or default_rejects_path(args.out, args.file)
-    with RejectsFile(rejects_path) as rejects:
-        try:
-            items = replay_items(args.file, options, counts, rejects.write, args.format, mapping)
-            result = run_paced(
-                items,
-                sink,
-                total=None,
-                target_rate=args.rate,
-                show_progress=not args.no_progress,
-                description=f"replay {args.file}",
-            )
-        except (ReaderError, ValueError) as exc:
-            log.error("%s", exc)
-            return 2
-        except SEND_ERRORS as exc:
-            log.error("replay of %s failed: %s", args.file, exc)
-            return 1
+        result = replay(settings, request)
+    except AppError as exc:
+        return exc.report("replay")
+    counts, sent = result.counts, result.sent
     print(
-        f"read {counts.read:,} lines: sent {result.events:,} events "
-        f"({result.messages:,} messages), rejected {counts.rejected:,}"
-        + (f" (see {rejects_path})" if counts.rejected else "")
-        + f"; {result.elapsed:.2f} s"
+        f"read {counts.read:,} lines: sent {sent.events:,} events "
+        f"({sent.messages:,} messages), rejected {counts.rejected:,}"
+        + (f" (see {result.rejects_path})" if counts.rejected else "")
+        + f"; {sent.elapsed:.2f} s"
     )
     return 0

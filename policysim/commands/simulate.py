@@ -1,22 +1,35 @@
-"""``policysim simulate``: a scenario's synthetic traffic to a file or a Kafka topic."""
+"""``policysim simulate SCENARIO``: a scenario's synthetic traffic to a file or a Kafka topic."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-from pathlib import Path
 
-from policysim.app.sending import SEND_ERRORS, event_count, kafka_target, open_sink_for, run_paced
 from policysim.base.settings import Settings
-from policysim.commands.options import add_sink_arguments
-from policysim.simulators.generator import generate_events
-from policysim.simulators.pacing import at_rate
-from policysim.simulators.population import Population, build_population
-from policysim.simulators.registrations import registration_lines, write_registry
-from policysim.simulators.scenario import ScenarioError, load_scenario
-from policysim.streams.kafka_sink import TargetError
+from policysim.commands.options import (
+    add_alias,
+    add_count,
+    add_scenario,
+    add_seed,
+    add_sink_arguments,
+    scenario_of,
+)
 
-log = logging.getLogger(__name__)
+
+def add_pacing(parser: argparse.ArgumentParser) -> None:
+    """``--rate`` and ``--duration-seconds`` (``--duration`` stays as an alias)."""
+    parser.add_argument(
+        "--rate",
+        type=float,
+        metavar="R",
+        help="events per second, paced open loop (default: as fast as possible)",
+    )
+    parser.add_argument(
+        "--duration-seconds",
+        type=float,
+        metavar="S",
+        help="seconds to send for at --rate; sends R*S events (default: none, give --count)",
+    )
+    add_alias(parser, "--duration", "duration_seconds", type=float)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,85 +38,59 @@ def register(sub: argparse._SubParsersAction) -> None:
         "simulate",
         help="generate a scenario's traffic (with ground truth) to a file or Kafka",
         description=(
-            "Generate connection events of a scenario, in event-time order, deterministic for a "
-            "scenario and seed. --events N sends N as fast as possible (or at --rate); "
-            "--rate R --duration D sends R*D events paced at R per second, open loop."
+            "Generate connection events of SCENARIO, in event-time order, deterministic for a "
+            "scenario and seed. --count N sends N events as fast as possible (or at --rate); "
+            "--rate R --duration-seconds S sends R*S events paced at R per second, open loop. "
+            "Events go to --out FILE or to --bootstrap-server HOST:PORT (--topic)."
         ),
+        epilog="Older spellings still accepted: --scenario S, --events N, --duration S, "
+        "--to kafka://HOST:PORT/TOPIC, --bootstrap, --linger.",
     )
-    parser.add_argument("--scenario", required=True, help="scenario file or bundled name")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--events", type=int, help="how many events")
-    parser.add_argument("--rate", type=float, help="events per second (open-loop pacing)")
-    parser.add_argument("--duration", type=float, help="seconds to send for (with --rate)")
-    parser.add_argument("--registry-out", metavar="R.csv", help="write the registry (.csv/.jsonl)")
+    add_scenario(parser)
+    add_seed(parser)
+    add_count(parser, "events to send", "default: none, or give --rate and --duration-seconds")
+    add_pacing(parser)
+    parser.add_argument(
+        "--registry-out",
+        metavar="FILE",
+        help="also write the scenario's registry, .csv or .jsonl (default: not written)",
+    )
     parser.add_argument(
         "--registrations-out",
         metavar="FILE",
-        help="write registration/revocation records in event-time order (JSON lines)",
+        help="also write the registration and revocation records in event-time order, JSON "
+        "lines (default: not written)",
     )
     add_sink_arguments(parser, default_batch="settings")
-    parser.set_defaults(handler=run)
-
-
-def _write_registry_files(
-    population: Population, registry_out: str | None, registrations_out: str | None
-) -> None:
-    for path in filter(None, (registry_out, registrations_out)):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    if registry_out:
-        registry = write_registry(population, registry_out)
-        print(f"registry: {registry_out} ({registry.stats()['grants']} prefixes)")
-    if registrations_out:
-        lines = list(registration_lines(population))
-        Path(registrations_out).write_bytes(b"".join(line + b"\n" for line in lines))
-        print(f"registrations: {registrations_out} ({len(lines)} records)")
+    parser.set_defaults(handler=run, parser=parser)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Build the population, write the registry files, then stream the events."""
-    try:
-        count = event_count(args.events, args.rate, args.duration)
-        scenario = load_scenario(args.scenario)
-        population = build_population(scenario, args.seed, settings)
-        sink = open_sink_for(
-            settings,
-            args.out,
-            kafka_target(settings, args.bootstrap, args.topic, getattr(args, "to", None)),
-            args.producer,
-            args.batch,
-            args.linger_ms,
-        )
-    except (ValueError, ScenarioError, TargetError) as exc:
-        log.error("%s", exc)
-        return 2
-    log.info(
-        "scenario %s seed %d: %d entities, %d subscribers (addresses: %s; VPN endpoints: %s)",
-        scenario.scenario,
-        args.seed,
-        len(population.entities),
-        len(population.sub_src),
-        population.origins["subscriber_space"],
-        population.origins["vpn_endpoints"],
+    """Simulate, then print the population, the files written and what was sent."""
+    from policysim.app.errors import AppError
+    from policysim.app.sending import SinkChoice
+    from policysim.app.simulate import SimulateRequest, simulate
+
+    request = SimulateRequest(
+        scenario=scenario_of(args.parser, args),
+        seed=1 if args.seed is None else args.seed,
+        count=args.count,
+        rate=args.rate,
+        duration_seconds=args.duration_seconds,
+        registry_out=args.registry_out,
+        registrations_out=args.registrations_out,
+        sink=SinkChoice.from_flags(args),
     )
     try:
-        _write_registry_files(population, args.registry_out, args.registrations_out)
-    except (OSError, ValueError) as exc:
-        log.error("%s", exc)
-        return 2
-    try:
-        result = run_paced(
-            at_rate(generate_events(population, count), args.rate),
-            sink,
-            total=count,
-            target_rate=args.rate,
-            show_progress=not args.no_progress,
-            description=f"simulate {scenario.scenario}",
-        )
-    except SEND_ERRORS as exc:
-        log.error("simulate to %s failed: %s", args.out or args.bootstrap, exc)
-        return 1
+        result = simulate(settings, request)
+    except AppError as exc:
+        return exc.report("simulate")
+    sent = result.sent
+    print(f"scenario {result.scenario} seed {result.seed}: {result.population}")
+    for line in result.files:
+        print(line)
     print(
-        f"simulated {result.events:,} events in {result.messages:,} messages "
-        f"in {result.elapsed:.2f} s ({result.rate:,.0f} events/s) to {args.out or args.bootstrap}"
+        f"simulated {sent.events:,} events in {sent.messages:,} messages in {sent.elapsed:.2f} s "
+        f"({sent.rate:,.0f} events/s) to {result.destination}"
     )
     return 0

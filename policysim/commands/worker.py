@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import logging
 
 from policysim.base.settings import Settings
-
-log = logging.getLogger(__name__)
+from policysim.commands.options import add_bootstrap_server
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,22 +13,46 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "worker",
         help="evaluate events from Kafka against policies and write verdicts",
-        description="Read `connections`, evaluate every event against every policy (the "
-        "first is enforced, the rest are shadows), write verdicts, serve /metrics. "
+        description="Read the connections topic, evaluate every event against every policy "
+        "(the first is enforced, the rest are shadows), write verdicts, serve /metrics. "
         "Stops cleanly on SIGINT/SIGTERM.",
     )
     parser.add_argument(
-        "--policy", action="append", required=True, help="policy YAML (repeat for shadows)"
+        "--policy",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="policy YAML (repeat for shadows; required)",
     )
-    parser.add_argument("--registry", help="registry file (.csv or .jsonl) loaded at start")
-    parser.add_argument("--bootstrap", help="Kafka HOST:PORT (also $POLICYSIM_BOOTSTRAP)")
-    parser.add_argument("--metrics-port", type=int, help="metrics port (0 picks a free one)")
-    parser.add_argument("--group", help="consumer group (workers in one group share partitions)")
+    parser.add_argument(
+        "--registry",
+        metavar="FILE",
+        help="registry file (.csv or .jsonl) loaded at start (default: none, only the "
+        "registrations topic)",
+    )
+    add_bootstrap_server(parser, "; the worker needs a running broker")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="port of /metrics (default: the metrics_port setting, 9464; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--group",
+        metavar="NAME",
+        help="consumer group; workers in one group share the partitions (default: the "
+        "consumer_group setting, policysim-worker)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the worker; a reason it cannot start is one sentence and exit code 2."""
+    from policysim.app.errors import AppError
     from policysim.app.worker import start
 
     settings = settings.replace(metrics_port=args.metrics_port, consumer_group=args.group)
-    return start(settings, args.policy, args.registry)
+    try:
+        return start(settings, args.policy, args.registry)
+    except AppError as exc:
+        return exc.report("worker")

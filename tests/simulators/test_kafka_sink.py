@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -76,3 +77,30 @@ def test_replay_to_kafka_keeps_single_event_messages(
     records = list(iter_topic(kafka_settings, topic, until_idle=2.0, done=lambda n: n >= 200))
     assert len(records) == 200
     assert all(r.key is not None and r.value.startswith(b"{") for r in records)
+
+
+def test_replay_to_kafka_puts_rejects_in_the_temp_folder_and_names_them(
+    kafka_settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "in.jsonl"
+    args = ["simulate", "small-isp", "--count", "20", "--no-progress", "--out", str(source)]
+    assert main(args) == 0
+    with source.open("ab") as handle:
+        handle.write(b'{"broken": \n')
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    capsys.readouterr()
+    bootstrap, topic = kafka_settings.bootstrap, kafka_settings.topic_connections
+    args = ["replay", str(source), "--speed", "0", "--no-progress", "--bootstrap-server", bootstrap]
+    assert main([*args, "--topic", topic]) == 0
+    summary = capsys.readouterr().out
+    assert "read 21 lines: sent 20 events (20 messages), rejected 1 (see " in summary
+    rejects = Path(summary.split("(see ")[1].split(")")[0])
+    assert rejects.parent == Path(tempfile.gettempdir()) and rejects.is_file()
+    assert json.loads(rejects.read_text())["reason"] == "not_json"
+    rejects.unlink()
+    assert list(here.iterdir()) == []

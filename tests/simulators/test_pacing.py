@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from policysim.simulators.pacing import at_rate, pump
+from policysim.simulators.pacing import at_rate, pump, send_all
 from policysim.simulators.sinks import MemorySink
 from policysim.streams.envelopes import Enveloper, partition_of
 from policysim.streams.kafka_sink import TargetError, parse_kafka_target
@@ -147,3 +147,30 @@ def test_kafka_target_parsing() -> None:
     for bad in ("127.0.0.1:9092/x", "kafka://127.0.0.1:9092", "kafka:///x"):
         with pytest.raises(TargetError):
             parse_kafka_target(bad)
+
+
+class _RecordingSink(MemorySink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def start(self) -> None:
+        self.calls.append("start")
+
+    async def close(self) -> None:
+        self.calls.append("close")
+
+
+def test_send_all_starts_pumps_and_closes_even_when_the_items_fail() -> None:
+    sink = _RecordingSink()
+    result = asyncio.run(send_all(at_rate(_items(5), None), sink))
+    assert (result.events, result.messages, sink.calls) == (5, 5, ["start", "close"])
+
+    def failing():
+        yield from at_rate(_items(2), None)
+        raise OSError("disk gone")
+
+    sink = _RecordingSink()
+    with pytest.raises(OSError, match="disk gone"):
+        asyncio.run(send_all(failing(), sink))
+    assert sink.calls == ["start", "close"] and sink.events == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 
@@ -10,6 +11,8 @@ import pytest
 from kafka import KafkaProducer
 
 from policysim.base.settings import Settings
+from policysim.cli import main
+from policysim.policies.examples import EXAMPLES_DIR
 from policysim.streams.broker import EmbeddedBroker, api_versions_ok
 from policysim.streams.kafka_config import (
     KafkaConfigError,
@@ -86,3 +89,43 @@ def test_broker_command_prints_bootstrap_and_stops_on_sigterm():
     finally:
         process.kill()
         process.wait()
+
+
+def test_broker_command_refuses_a_port_in_use(broker: EmbeddedBroker, capsys) -> None:
+    assert main(["broker", "--port", str(broker.port)]) == 2
+    assert capsys.readouterr().err == (
+        f"policysim broker: --port {broker.port}: something already listens on {broker.bootstrap}\n"
+    )
+
+
+def test_worker_command_refuses_a_metrics_port_in_use(kafka_settings: Settings, capsys) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["worker", "--policy", str(EXAMPLES_DIR / "pta-vpn-2024.yaml")]
+        args += ["--metrics-port", str(port), "--bootstrap-server", kafka_settings.bootstrap]
+        assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"policysim worker: cannot serve metrics on 127.0.0.1:{port}: Address already in use\n"
+    )
+
+
+def test_worker_command_lists_the_problems_of_a_bad_policy(tmp_path, capsys) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("policy: x\nrules: nonsense\n")
+    assert main(["worker", "--policy", str(bad), "--bootstrap-server", "127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(str(bad))
+    assert err[-1] == "policysim worker: cannot start: a policy or the registry did not load"
+
+
+def test_kafka_python_clients_do_not_warn_about_slow_loop_steps() -> None:
+    """kafka-python 3 warns when a step of its I/O loop takes 0.1 s; on a busy machine that is
+    scheduling, and the warnings landed in the middle of progress bars."""
+    from kafka.net.selector import NetworkSelector
+
+    client = kafka_python_kwargs(Settings(bootstrap="127.0.0.1:9092"))["kafka_client"]
+    selector = NetworkSelector(**client.keywords)
+    assert selector.config["slow_task_threshold_secs"] == 0

@@ -50,18 +50,48 @@ def test_run_pipeline_streams_every_verdict_to_out(kafka_settings: Settings, tmp
     assert {v["id"] for v in verdicts} == {f"p{i}" for i in range(400)}
 
 
-def test_dump_flattens_envelopes_to_json_lines(kafka_settings: Settings, tmp_path, capsys):
-    producer = KafkaProducer(**kafka_python_kwargs(kafka_settings))
-    topic = kafka_settings.topic_dlq
-    producer.send(topic, b'[{"reason": "a"}, {"reason": "b"}]')
-    producer.send(topic, b'{"reason": "c"}')
+def _produce(settings: Settings, topic: str, values: list[bytes]) -> None:
+    producer = KafkaProducer(**kafka_python_kwargs(settings))
+    for value in values:
+        producer.send(topic, value)
     producer.flush()
     producer.close()
+
+
+def test_dump_flattens_envelopes_to_json_lines(kafka_settings: Settings, tmp_path, capsys):
+    topic = kafka_settings.topic_dlq
+    _produce(kafka_settings, topic, [b'[{"reason": "a"}, {"reason": "b"}]', b'{"reason": "c"}'])
     out = tmp_path / "dump.jsonl"
-    code = main(
-        ["dump", topic, "--out", str(out), "--until-idle", "1",
-         "--bootstrap", kafka_settings.bootstrap]
-    )  # fmt: skip
-    assert code == 0
+    args = ["dump", "--topic", topic, "--out", str(out), "--idle-seconds", "1"]
+    assert main([*args, "--bootstrap-server", kafka_settings.bootstrap]) == 0
     lines = out.read_bytes().splitlines()
     assert sorted(orjson.loads(line)["reason"] for line in lines) == ["a", "b", "c"]
+    assert capsys.readouterr().err.endswith(f"3 objects from {topic} to {out}\n")
+    again = tmp_path / "again.jsonl"
+    old = ["dump", topic, "--out", str(again), "--until-idle", "1"]  # the older spellings
+    assert main([*old, "--bootstrap", kafka_settings.bootstrap]) == 0
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_dump_skips_messages_that_are_not_json_and_writes_to_stdout(
+    kafka_settings: Settings, capsys
+):
+    topic = kafka_settings.topic_connections
+    _produce(kafka_settings, topic, [b'{"id": "a"}', b"not json", b'{"id": "b"}'])
+    args = ["dump", "--topic", topic, "--idle-seconds", "1", "--no-progress"]
+    assert main([*args, "--bootstrap-server", kafka_settings.bootstrap]) == 0
+    captured = capsys.readouterr()
+    assert sorted(orjson.loads(line)["id"] for line in captured.out.splitlines()) == ["a", "b"]
+    assert captured.err == (
+        f"2 objects from {topic} to standard output (1 message was not JSON, skipped)\n"
+    )
+
+
+def test_dump_refuses_a_missing_folder(kafka_settings: Settings, capsys):
+    args = ["dump", "--out", "/nonexistent/v.jsonl", "--bootstrap-server", kafka_settings.bootstrap]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == "policysim dump: --out /nonexistent/v.jsonl: the folder /nonexistent does not exist\n"
+    )

@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from policysim.policies.examples import EXAMPLES_DIR as EXAMPLES
 from policysim.policies.model import decode_event, encode
 from policysim.streams.metrics import WorkerMetrics, observe_each, observe_many
-from policysim.streams.processing import BatchProcessor, InMessage, sent_at_of
+from policysim.streams.processing import BatchProcessor, InMessage
 from policysim.streams.worker import build_engine
 
 
@@ -125,9 +125,3 @@ def _samples(histogram: Histogram) -> list[tuple]:
         for s in histogram.collect()[0].samples
         if not s.name.endswith("_created")
     ]
-
-
-def test_sent_at_header_parsing() -> None:
-    assert sent_at_of([("x", b"1"), ("sent_at", b"12.5")]) == 12.5
-    assert sent_at_of([("sent_at", b"soon")]) is None
-    assert sent_at_of([]) is None

@@ -19,6 +19,7 @@ GOOD = (
     '"prefixes":["182.180.1.0/24"],"registered_at":1732000000}\n'
     '{"entity_id":"E-2","revoked_at":"2024-12-05T00:00:00+05:00"}\n'
 )
+BAD = '{"entity_id":"E-3","category":"bank","prefixes":["10.0.0.300/8"]}\n'
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
@@ -48,11 +49,35 @@ def test_a_bad_file_is_refused_whole(
     consume: Callable[..., list[dict]],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_text(GOOD + '{"entity_id":"E-3","category":"bank","prefixes":["10.0.0.300/8"]}\n')
+    path.write_text(GOOD + BAD)
     _env(monkeypatch, kafka_settings)
     assert main(["register", str(path)]) == 2
-    assert f"{path}:4:" in caplog.text
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}:4:") and "10.0.0.300" in err
+    assert err.splitlines()[-1] == (
+        f"policysim register: {path} refused: 1 bad row, nothing published "
+        "(--skip-bad-rows publishes the good ones)"
+    )
+    assert "Traceback" not in err
     assert consume(kafka_settings, kafka_settings.topic_registrations, until_idle=1.0) == []
+
+
+def test_skip_bad_rows_publishes_the_good_ones_and_counts_the_bad(
+    kafka_settings: Settings,
+    consume: Callable[..., list[dict]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "partly.jsonl"
+    path.write_text(BAD + GOOD + BAD)
+    topic = kafka_settings.topic_registrations
+    args = ["register", str(path), "--bootstrap-server", kafka_settings.bootstrap]
+    assert main([*args, "--topic", topic, "--skip-bad-rows"]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == (
+        f"published 3 records of 2 entities from {path} to {topic}; skipped 2 bad rows"
+    )
+    assert len(consume(kafka_settings, topic, expected=3)) == 3
