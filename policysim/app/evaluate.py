@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
@@ -138,9 +137,7 @@ def rejects_path_for(out: str, events_file: str, rejects: str | None) -> Path:
     """
     if rejects:
         return output_file(rejects, "--rejects")
-    if out != "-":
-        return default_rejects_path(out, events_file)
-    return Path(tempfile.gettempdir()) / default_rejects_path(None, events_file).name
+    return default_rejects_path(out, events_file)
 
 
 def evaluate_file(
