@@ -3,7 +3,7 @@
 Kafka clients retry a missing broker for half a minute or more, logging every
 attempt, and then fail with a timeout that does not say where they looked.
 Every client policysim opens waits here first, at most
-:data:`CONNECT_TIMEOUT_SECONDS`, so an address nobody answers on becomes one
+the ``connect_timeout_seconds`` setting, so an address nobody answers on becomes one
 sentence naming it, within seconds, and no client ever starts retrying.
 """
 
@@ -16,7 +16,6 @@ from policysim.base.settings import Settings
 from policysim.streams.broker import BrokerError, api_versions_ok
 from policysim.streams.kafka_config import KafkaConfigError, bootstrap_of
 
-CONNECT_TIMEOUT_SECONDS = 5.0
 # Protocols whose listener answers a plain ApiVersions request (SASL authenticates after it).
 _PLAIN_LISTENERS = ("PLAINTEXT", "SASL_PLAINTEXT")
 
@@ -56,9 +55,9 @@ def wait_for_broker(settings: Settings, timeout: float | None = None) -> None:
 
     A plaintext listener must answer a Kafka ``ApiVersions`` request (a port
     that accepts connections but is not Kafka does not count); a TLS listener
-    must accept a connection. ``timeout`` defaults to :data:`CONNECT_TIMEOUT_SECONDS`.
+    must accept a connection. ``timeout`` defaults to the ``connect_timeout_seconds`` setting.
     """
-    wait = CONNECT_TIMEOUT_SECONDS if timeout is None else timeout
+    wait = settings.connect_timeout_seconds if timeout is None else timeout
     bootstrap = bootstrap_of(settings)
     servers = [host_and_port(server) for server in bootstrap.split(",")]
     kafka_request = settings.security_protocol.upper() in _PLAIN_LISTENERS

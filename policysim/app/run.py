@@ -103,6 +103,8 @@ def run_scenario(
     count = settings.run_events if count is None else count
     if count < 1:
         raise AppError(f"--count {count}: give at least one event")
+    if not offline and settings.bootstrap:
+        _check_broker(settings)
     folder = output_folder(out if out is not None else default_out(settings, loaded.scenario))
 
     with console.status("building the population") if console else nullcontext():
@@ -185,6 +187,16 @@ def _through_kafka(
         return run_pipeline(settings, paths, registry_path, events, sink, on_sent, log_dir=log_dir)
     except (BrokerError, WorkerProcessError) as exc:
         raise AppError(str(exc), exit_code=1) from exc
+
+
+def _check_broker(settings: Settings) -> None:
+    """A broker named by the settings must answer before any work or file is made."""
+    from policysim.streams.connect import BrokerUnreachable, wait_for_broker
+
+    try:
+        wait_for_broker(settings)
+    except BrokerUnreachable as exc:
+        raise AppError(str(exc)) from exc
 
 
 @contextmanager

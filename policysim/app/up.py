@@ -21,8 +21,7 @@ from policysim.app.progress import event_progress
 from policysim.app.sending import event_count
 from policysim.app.simulate import checked_seed, load_checked_scenario
 from policysim.base.settings import Settings
-
-DECISION_COLUMNS = ("allow", "flag", "block")
+from policysim.base.vocabulary import DECISIONS
 
 
 @dataclass(frozen=True)
@@ -79,10 +78,10 @@ class UpSummary:
         from rich.table import Table
 
         table = Table(title="policysim up", title_justify="left")
-        for column in ("policy", "enforced", *DECISION_COLUMNS):
+        for column in ("policy", "enforced", *DECISIONS):
             table.add_column(column, justify="left" if column == "policy" else "right")
         for row in self.policies:
-            counts = (f"{getattr(row, d):,}" for d in DECISION_COLUMNS)
+            counts = (f"{getattr(row, d):,}" for d in DECISIONS)
             table.add_row(row.policy, "yes" if row.enforced else "shadow", *counts)
         return table
 
@@ -209,7 +208,7 @@ def _summary(pipeline: Any, counts: Any, workdir: Path) -> UpSummary:
         PolicyRow(
             info["policy"],
             info["enforced"] == "true",
-            *(verdicts(info["policy"], d) for d in DECISION_COLUMNS),
+            *(verdicts(info["policy"], d) for d in DECISIONS),
         )
         for info in sorted(infos, key=lambda info: (info["enforced"] != "true", info["policy"]))
     ]

@@ -54,6 +54,10 @@ class Settings:
         default="registrations", metadata={"help": "registry records, keyed by entity id"}
     )
     topic_dlq: str = field(default="connections-dlq", metadata={"help": "rejected events"})
+    connect_timeout_seconds: float = field(
+        default=5.0,
+        metadata={"help": "longest wait for a broker to answer before a command gives up"},
+    )
 
     # --- worker ------------------------------------------------------------
     consumer_group: str = field(default="policysim-worker", metadata={"help": "worker group"})

@@ -26,7 +26,6 @@ if TYPE_CHECKING:  # the handlers import these when they run
     from policysim.app.evaluate import Summary
 
 # The input formats of policysim.simulators.logfiles.read_events (kept in step by a test).
-EVENTS_FORMATS = ("auto", "jsonl", "csv", "zeek")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -47,17 +46,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     options.add_registry(parser, "", required=True)
     options.add_events_file(parser)
-    parser.add_argument(
-        "--events-format",
-        choices=EVENTS_FORMATS,
-        default="auto",
-        help="format of the events file; auto tells from its first lines (default: auto)",
-    )
-    parser.add_argument(
-        "--csv-mapping",
-        metavar="FIELD=COLUMN,...",
-        help="CSV column of each event field (default: columns named as the fields)",
-    )
     parser.add_argument(
         "--out",
         required=True,

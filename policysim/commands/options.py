@@ -30,6 +30,8 @@ FORMATS = ("table", "json")
 # here so that building the parser does not import asyncio and the producers; a test keeps the
 # two in step.
 PRODUCER_NAMES = ("aiokafka-batch", "aiokafka", "kafka-python")
+# The readers' formats (policysim.simulators.logfiles.FORMATS), kept here so --help stays light.
+EVENTS_FORMATS = ("auto", "jsonl", "csv", "zeek")
 DEFAULT_PRODUCER = "aiokafka-batch"
 
 
@@ -95,6 +97,23 @@ def add_format(parser: argparse.ArgumentParser) -> None:
         default="table",
         help="summary as a table for people or as JSON for scripts (default: table)",
     )
+
+
+def add_pacing(parser: argparse.ArgumentParser) -> None:
+    """``--rate`` and ``--duration-seconds`` (``--duration`` stays as an alias)."""
+    parser.add_argument(
+        "--rate",
+        type=float,
+        metavar="R",
+        help="events per second, paced open loop (default: as fast as possible)",
+    )
+    parser.add_argument(
+        "--duration-seconds",
+        type=float,
+        metavar="S",
+        help="seconds to send for at --rate; sends R*S events (default: none, give --count)",
+    )
+    add_alias(parser, "--duration", "duration_seconds", type=float)
 
 
 def add_sink_arguments(parser: argparse.ArgumentParser, default_batch: str) -> None:
@@ -166,13 +185,29 @@ def add_skip_bad_rows(parser: argparse.ArgumentParser) -> None:
 
 
 def add_events_file(parser: argparse.ArgumentParser) -> None:
-    """``--events-file FILE`` (``--events`` stays as an alias); see :func:`events_file_of`."""
+    """An events file and how to read it: ``--events-file``, ``--events-format``, ``--csv-mapping``.
+
+    ``evaluate`` and ``replay`` read the same formats through the same readers,
+    so they take them with the same flags (see :func:`events_file_of`).
+    """
     parser.add_argument(
         "--events-file",
         metavar="FILE",
         help="events: JSON lines, CSV or a Zeek conn.log, gzip recognised (required)",
     )
     add_alias(parser, "--events", "events_file")
+    parser.add_argument(
+        "--events-format",
+        choices=EVENTS_FORMATS,
+        default="auto",
+        help="format of the events file; auto tells from its first lines (default: auto)",
+    )
+    parser.add_argument(
+        "--csv-mapping",
+        metavar="FIELD=COLUMN,...",
+        help="CSV column of each event field (default: columns named as the fields)",
+    )
+    add_alias(parser, "--csv-map", "csv_mapping")
 
 
 def events_file_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:

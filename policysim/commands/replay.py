@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import functools
 
 from policysim.base.settings import Settings
-from policysim.commands.options import add_alias, add_sink_arguments
-
-LOG_FORMATS = ("auto", "zeek", "jsonl", "csv")
+from policysim.commands.options import (
+    EVENTS_FORMATS,
+    add_alias,
+    add_events_file,
+    add_sink_arguments,
+    events_file_of,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,22 +27,14 @@ def register(sub: argparse._SubParsersAction) -> None:
             "HOST:PORT (--topic). Lines that are not events are counted and written to a "
             "rejects file (JSON lines), which the summary names."
         ),
-        epilog="Older spellings still accepted: --format (for --log-format), "
+        epilog="Older spellings still accepted: --log-format and --format (for --events-format),"
+        " --csv-map, "
         "--to kafka://HOST:PORT/TOPIC, --bootstrap, --linger.",
     )
-    parser.add_argument("file", metavar="FILE", help="the log (gzip or plain)")
-    parser.add_argument(
-        "--log-format",
-        choices=LOG_FORMATS,
-        default="auto",
-        help="the log's format (default: auto, recognised from its first lines)",
-    )
-    add_alias(parser, "--format", "log_format", choices=LOG_FORMATS)
-    parser.add_argument(
-        "--csv-map",
-        metavar="FIELD=COLUMN,...",
-        help="CSV column of each event field (default: columns named like the fields)",
-    )
+    parser.add_argument("file", metavar="FILE", nargs="?", help="the log (as --events-file)")
+    add_events_file(parser)
+    add_alias(parser, "--log-format", "events_format", choices=EVENTS_FORMATS)
+    add_alias(parser, "--format", "events_format", choices=EVENTS_FORMATS)
     pacing = parser.add_mutually_exclusive_group()
     pacing.add_argument(
         "--speed",
@@ -67,19 +64,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "to Kafka, a file in the system temp folder); created only when a line is rejected",
     )
     add_sink_arguments(parser, default_batch="1")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=functools.partial(run, parser))
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings) -> int:
     """Replay, then print read / sent / rejected (which add up) and where the rejects are."""
     from policysim.app.errors import AppError
     from policysim.app.replay import ReplayRequest, replay
     from policysim.app.sending import SinkChoice
 
     request = ReplayRequest(
-        file=args.file,
-        log_format=args.log_format,
-        csv_map=args.csv_map,
+        file=args.file or events_file_of(parser, args),
+        log_format=args.events_format,
+        csv_map=args.csv_mapping,
         speed=args.speed,
         rate=args.rate,
         loops=args.loop,

@@ -6,30 +6,13 @@ import argparse
 
 from policysim.base.settings import Settings
 from policysim.commands.options import (
-    add_alias,
     add_count,
+    add_pacing,
     add_scenario,
     add_seed,
     add_sink_arguments,
     scenario_of,
 )
-
-
-def add_pacing(parser: argparse.ArgumentParser) -> None:
-    """``--rate`` and ``--duration-seconds`` (``--duration`` stays as an alias)."""
-    parser.add_argument(
-        "--rate",
-        type=float,
-        metavar="R",
-        help="events per second, paced open loop (default: as fast as possible)",
-    )
-    parser.add_argument(
-        "--duration-seconds",
-        type=float,
-        metavar="S",
-        help="seconds to send for at --rate; sends R*S events (default: none, give --count)",
-    )
-    add_alias(parser, "--duration", "duration_seconds", type=float)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -12,6 +12,7 @@ from policysim.commands.options import (
     add_bootstrap_server,
     add_count,
     add_format,
+    add_pacing,
     add_scenario,
     add_seed,
     scenario_of,
@@ -38,19 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_seed(parser)
     add_count(parser, "events to send", "default: none, or give --rate and --duration-seconds")
-    parser.add_argument(
-        "--rate",
-        type=float,
-        metavar="R",
-        help="events per second, paced open loop (default: as fast as possible)",
-    )
-    parser.add_argument(
-        "--duration-seconds",
-        type=float,
-        metavar="S",
-        help="seconds to send for at --rate; sends R*S events (default: none, give --count)",
-    )
-    add_alias(parser, "--duration", "duration_seconds", type=float)
+    add_pacing(parser)
     parser.add_argument(
         "--batch",
         type=int,

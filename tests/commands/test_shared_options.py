@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from policysim.commands import options
-from policysim.commands.evaluate import EVENTS_FORMATS
 from policysim.simulators.logfiles import FORMATS
 from policysim.streams.producers import DEFAULT_PRODUCER, PRODUCERS
 
@@ -14,4 +13,4 @@ def test_producer_names_match_the_producers() -> None:
 
 
 def test_events_formats_match_the_readers() -> None:
-    assert set(EVENTS_FORMATS) == set(FORMATS)
+    assert set(options.EVENTS_FORMATS) == set(FORMATS)

@@ -86,3 +86,13 @@ def test_cli_rejects_go_to_the_file(tmp_path: Path, capsys) -> None:
     assert main([*args, "--rejects", str(rejects)]) == 0
     assert "read 4 lines: sent 2 events (2 messages), rejected 2" in capsys.readouterr().out
     assert [json.loads(x)["reason"] for x in rejects.read_text().splitlines()] == ["not_json"] * 2
+
+
+def test_cli_takes_the_events_file_as_evaluate_does(tmp_path: Path, capsys) -> None:
+    """``--events-file``/``--events-format`` mean the same in ``replay`` and ``evaluate``."""
+    source, out = tmp_path / "in.log", tmp_path / "o.jsonl"
+    _write_events(source, [1.0, 2.0, 3.0])
+    args = ["replay", "--events-file", str(source), "--events-format", "jsonl", "--speed", "0"]
+    assert main([*args, "--no-progress", "--out", str(out)]) == 0
+    assert "sent 3 events" in capsys.readouterr().out
+    assert len(out.read_text().splitlines()) == 3

@@ -9,14 +9,13 @@ import pytest
 
 from policysim.cli import main
 from policysim.policies.examples import EXAMPLES_DIR
-from policysim.streams import connect
 from policysim.streams.broker import free_port
 
 
 @pytest.fixture
 def nowhere(monkeypatch: pytest.MonkeyPatch) -> str:
     """A loopback address nobody listens on; the connect wait shortened to keep tests quick."""
-    monkeypatch.setattr(connect, "CONNECT_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setenv("POLICYSIM_CONNECT_TIMEOUT_SECONDS", "0.5")
     return f"127.0.0.1:{free_port()}"
 
 
@@ -33,6 +32,7 @@ COMMANDS = {
     "replay": lambda tmp: ["replay", _events(tmp), "--speed", "0", "--no-progress"],
     "worker": lambda tmp: ["worker", "--policy", str(EXAMPLES_DIR / "pta-vpn-2024.yaml")],
     "up": lambda tmp: ["up", "small-isp", "--count", "5", "--exit", "--out", str(tmp / "up")],
+    "run": lambda tmp: ["run", "small-isp", "--count", "5", "--out", str(tmp / "run")],
 }
 
 
@@ -52,7 +52,7 @@ def test_one_sentence_naming_the_address(
     assert err == f"policysim {command}: no Kafka broker answers at {nowhere} (waited 0.5 s)\n"
     assert not [r for r in caplog.records if r.name.split(".")[0] in ("kafka", "aiokafka")]
     assert not (tmp_path / "verdicts.jsonl").exists()  # nothing written before the broker answers
-    assert not (tmp_path / "up").exists()
+    assert not (tmp_path / "up").exists() and not (tmp_path / "run").exists()
 
 
 def test_the_default_wait_is_five_seconds(capsys: pytest.CaptureFixture[str]) -> None:
