@@ -65,7 +65,9 @@ class RunResult(ReportResult):
 def default_out(settings: Settings, scenario_name: str) -> Path:
     """``<report_dir>/<scenario>-<UTC time>``, the folder of a run without ``--out``."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Path(settings.report_dir) / f"{scenario_name}-{stamp}"
+    reports = Path(settings.report_dir)
+    reports.mkdir(parents=True, exist_ok=True)  # the product's own default, not a typo
+    return reports / f"{scenario_name}-{stamp}"
 
 
 def run_scenario(

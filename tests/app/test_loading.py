@@ -85,8 +85,10 @@ def test_output_checks(tmp_path: Path) -> None:
         output_file(tmp_path / "file" / "v.jsonl")
     with pytest.raises(OutputError, match="is a file"):
         output_folder(tmp_path / "file")
-    assert not output_folder(tmp_path / "a" / "b", create=False).exists()
-    assert output_folder(tmp_path / "a" / "b").is_dir()
-    with pytest.raises(OutputError, match="cannot create the folder"):
+    assert not output_folder(tmp_path / "a", create=False).exists()
+    assert output_folder(tmp_path / "a").is_dir()
+    with pytest.raises(OutputError, match=r"the folder .*/b does not exist"):
+        output_folder(tmp_path / "b" / "c")
+    with pytest.raises(OutputError, match="is not a folder"):
         output_folder(tmp_path / "file" / "sub")
     assert issubclass(OutputError, AppError) and OutputError("x").exit_code == 2

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 
 from policysim.cli import main
-from policysim.commands.replay import LOG_FORMATS
-from policysim.simulators.logfiles import FORMATS
 from policysim.simulators.rejects import default_rejects_path
 
 
@@ -149,7 +147,3 @@ def test_rejects_never_land_in_the_current_folder() -> None:
         path = default_rejects_path(out, "/data/conn.log.gz")
         assert path.parent == Path(tempfile.gettempdir())
         assert path.name.startswith("policysim-conn-") and path.name.endswith(".rejects.jsonl")
-
-
-def test_replay_log_formats_match_the_readers() -> None:
-    assert LOG_FORMATS == FORMATS
