@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 
 from policysim.base.settings import Settings
-from policysim.commands.options import add_alias, add_bootstrap_server, add_format
+from policysim.commands.options import add_alias, add_bootstrap_server, add_format, add_linger_ms
 
 # What the bench extra installs (pyproject: policysim[bench]).
 BENCH_EXTRA = ("psutil", "pytricia", "netaddr")
@@ -151,13 +151,7 @@ def _pipeline(bench_sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="workers in the consumer group (default: 1)"
     )
-    parser.add_argument(
-        "--linger-ms",
-        type=float,
-        metavar="MS",
-        help="producer linger (default: the linger_ms setting, 20)",
-    )
-    add_alias(parser, "--linger", "linger_ms", type=float)
+    add_linger_ms(parser)
     parser.add_argument(
         "--policies",
         type=int,

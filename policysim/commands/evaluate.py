@@ -37,13 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         " (or JSON on stdout with --format json). The first --policy is the enforced one, the"
         " others are shadows. Inputs that are not events go to the rejects file.",
     )
-    parser.add_argument(
-        "--policy",
-        action="append",
-        required=True,
-        metavar="FILE",
-        help="policy file; repeat for shadows, the first is enforced (required)",
-    )
+    options.add_policies(parser)
     options.add_registry(parser, "", required=True)
     options.add_events_file(parser)
     parser.add_argument(

@@ -20,13 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         " condition true. The output starts with the registry used.",
     )
     parser.add_argument("event", metavar="EVENT_JSON", help="the event as JSON, or @FILE, or -")
-    parser.add_argument(
-        "--policy",
-        action="append",
-        required=True,
-        metavar="FILE",
-        help="policy file; repeat for shadows, the first is enforced (required)",
-    )
+    options.add_policies(parser)
     options.add_registry(
         parser, "default: the first policy's test_registry, as `policy test` uses, else none"
     )

@@ -116,6 +116,17 @@ def add_pacing(parser: argparse.ArgumentParser) -> None:
     add_alias(parser, "--duration", "duration_seconds", type=float)
 
 
+def add_linger_ms(parser: argparse.ArgumentParser) -> None:
+    """``--linger-ms`` (``--linger`` stays as an alias): how long an envelope may wait to fill."""
+    parser.add_argument(
+        "--linger-ms",
+        type=float,
+        metavar="MS",
+        help="longest an event waits for its envelope (default: the linger_ms setting, 20)",
+    )
+    add_alias(parser, "--linger", "linger_ms", type=float)
+
+
 def add_sink_arguments(parser: argparse.ArgumentParser, default_batch: str) -> None:
     """Where events go and how they are packed: the same on every sending command.
 
@@ -135,13 +146,7 @@ def add_sink_arguments(parser: argparse.ArgumentParser, default_batch: str) -> N
         help="most events per Kafka message (envelope; default: "
         + ("the batch setting, 100)" if default_batch == "settings" else f"{default_batch})"),
     )
-    parser.add_argument(
-        "--linger-ms",
-        type=float,
-        metavar="MS",
-        help="longest an event waits for its envelope (default: the linger_ms setting, 20)",
-    )
-    add_alias(parser, "--linger", "linger_ms", type=float)
+    add_linger_ms(parser)
     parser.add_argument(
         "--producer",
         choices=PRODUCER_NAMES,
@@ -151,11 +156,15 @@ def add_sink_arguments(parser: argparse.ArgumentParser, default_batch: str) -> N
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def add_policies(parser: argparse.ArgumentParser, default_note: str) -> None:
-    """``--policy FILE``, repeatable: the first is enforced, the others run as shadows."""
+def add_policies(parser: argparse.ArgumentParser, default_note: str = "required") -> None:
+    """``--policy FILE``, repeatable: the first is enforced, the others run as shadows.
+
+    Required unless ``default_note`` says what is used without it.
+    """
     parser.add_argument(
         "--policy",
         action="append",
+        required=default_note == "required",
         metavar="FILE",
         help=f"policy file; repeat for shadows, the first is enforced ({default_note})",
     )

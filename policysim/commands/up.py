@@ -13,6 +13,7 @@ from policysim.commands.options import (
     add_count,
     add_format,
     add_pacing,
+    add_policies,
     add_scenario,
     add_seed,
     scenario_of,
@@ -31,12 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--workdir DIR, --bootstrap.",
     )
     add_scenario(parser)
-    parser.add_argument(
-        "--policy",
-        action="append",
-        metavar="FILE",
-        help="policy file (repeat; the first is enforced; default: the bundled examples)",
-    )
+    add_policies(parser, "default: the bundled example policies")
     add_seed(parser)
     add_count(parser, "events to send", "default: none, or give --rate and --duration-seconds")
     add_pacing(parser)

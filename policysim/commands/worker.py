@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from policysim.base.settings import Settings
-from policysim.commands.options import add_bootstrap_server
+from policysim.commands.options import add_bootstrap_server, add_policies
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,13 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(the first is enforced, the rest are shadows), write verdicts, serve /metrics. "
         "Stops cleanly on SIGINT/SIGTERM.",
     )
-    parser.add_argument(
-        "--policy",
-        action="append",
-        required=True,
-        metavar="FILE",
-        help="policy YAML (repeat for shadows; required)",
-    )
+    add_policies(parser)
     parser.add_argument(
         "--registry",
         metavar="FILE",
