@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policysim.policies.address_columns import AddressBatch
+from policysim.policies.address_columns import AddressColumns
 from policysim.policies.addresses import parse_ip
 from policysim.policies.ipset import IPSet
 from policysim.policies.ipset_file import SnapshotError
@@ -101,7 +101,7 @@ def test_membership_equals_ipaddress(cidrs: list[str], extra: list[int]) -> None
     expected = [_reference(cidrs, t) for t in texts]
     assert [ip in ipset for ip in ips] == expected
     assert ipset.contains_batch(ips).tolist() == expected
-    assert ipset.contains_batch(AddressBatch.from_texts(texts)).tolist() == expected
+    assert ipset.contains_batch(AddressColumns.from_texts(texts)).tolist() == expected
 
 
 @PROPERTY

@@ -140,11 +140,11 @@ def test_every_problem_is_listed_not_only_the_first(tmp_path: Path) -> None:
     expected = [
         "2:10: `version` must be a whole number >= 0: 'one'",
         "3:11: unknown timezone 'Mars/Olympus'",
-        "5:13: set file not found:",
+        "5:13: set 'f': file not found:",
         "6:3: set 'both' needs exactly one of: registry, file, cidrs",
         "7:34: a category must not be an empty list",
         "10:3: phase 'b' overlaps phase 'a' (defined at 9:3)",
-        "11:13: bad time 'not a time'",
+        "11:13: 'not a time' is not a time: write ISO 8601",
         "12:3: phase 'd' ends before it starts",
         "15:35: `dport`: port out of range 0-65535: '70000'",
         "15:51: `sport`: empty port range (low end above high end): '9-3'",
