@@ -104,6 +104,23 @@ def test_membership_equals_ipaddress(cidrs: list[str], extra: list[int]) -> None
     assert ipset.contains_batch(AddressColumns.from_texts(texts)).tolist() == expected
 
 
+@given(st.lists(st.one_of(st.sampled_from(["10.0.0.1", "::1", "::ffff:1.2.3.4"]), st.text())))
+def test_address_columns_parse_texts_as_parse_ip_does(texts: list[str]) -> None:
+    try:
+        expected = [parse_ip(text) for text in texts]
+    except ValueError:
+        with pytest.raises(ValueError):
+            AddressColumns.from_texts(texts)
+        return
+    assert AddressColumns.from_texts(texts).ips == expected
+
+
+@pytest.mark.parametrize("text", ["1.2.3", "1.2.3.4 junk", "0x7f.0.0.1", "127.1"])
+def test_address_columns_refuse_what_parse_ip_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        AddressColumns.from_texts(["10.0.0.1", text])
+
+
 @PROPERTY
 @given(cidr_lists, cidr_lists, st.lists(st.one_of(v4_value, v6_value), max_size=8))
 def test_algebra_matches_reference(a: list[str], b: list[str], extra: list[int]) -> None:

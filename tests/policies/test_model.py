@@ -32,6 +32,8 @@ def test_good_event_decodes_and_normalises() -> None:
     assert isinstance(event, Event)
     assert event.proto == "udp"
     assert event.ts == 1732700000.5
+    (event,) = decode_message(GOOD.replace(b'"wireguard"', b'"WireGuard"'))
+    assert event.app == "wireguard"
 
 
 def test_iso_timestamp_becomes_epoch_seconds() -> None:
@@ -39,6 +41,15 @@ def test_iso_timestamp_becomes_epoch_seconds() -> None:
     event = decode_event(raw)
     assert isinstance(event, Event)
     assert event.ts == 1733115600.0
+
+
+def test_a_bad_timestamp_says_how_to_write_one() -> None:
+    rejection = decode_event(GOOD.replace(b"1732700000.5", b'"2024-12-02T10:00:00"'))
+    assert isinstance(rejection, Rejection)
+    assert rejection.detail == (
+        "`ts` '2024-12-02T10:00:00' has no UTC offset: add one, as in 2024-12-01T00:00:00+05:00"
+        " (Z for UTC)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,8 @@ from policysim.simulators.datafiles import data_dir
 def test_text_file_loads_around_bad_lines(tmp_path: Path) -> None:
     path = tmp_path / "set.txt"
     path.write_text(
-        "# VPN endpoints\n10.0.0.0/8\n\n  192.0.2.1  # one host\nbogus\n2400:adc0::/32\n  10.0.0.1/8\n"
+        "# VPN endpoints\n10.0.0.0/8\n\n  192.0.2.1  # one host\nbogus\n2400:adc0::/32\n"
+        "  10.0.0.1/8\n"
     )
     ipset, problems = load_set_file(path)
     assert ipset == IPSet.from_cidrs(["10.0.0.0/8", "192.0.2.1", "2400:adc0::/32"])
