@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
-from functools import partial
 from itertools import repeat
 from operator import itemgetter
 
@@ -20,7 +19,6 @@ from policysim.policies.addresses import IP, parse_ip
 
 _VERSION = itemgetter(0)
 _VALUE = itemgetter(1)
-_PACK_V4 = partial(socket.inet_pton, socket.AF_INET)
 
 
 class AddressColumns:
@@ -66,7 +64,7 @@ class AddressColumns:
         address with :func:`parse_ip`, which accepts exactly the same IPv4 texts.
         """
         try:
-            packed = b"".join(map(_PACK_V4, texts))
+            packed = b"".join(map(socket.inet_pton, repeat(socket.AF_INET, len(texts)), texts))
         except OSError:
             return cls([parse_ip(text) for text in texts])
         values = np.frombuffer(packed, dtype=">u4").tolist()

@@ -24,7 +24,9 @@ class Position:
     """A place in a file; ``line`` and ``column`` count from 1, and 0 means "not known".
 
     A problem with the file as a whole (it cannot be read) has no line; a
-    problem with a whole line (a CSV row with too few fields) has no column.
+    problem with a whole line (a CSV row with too few fields) has no column; a
+    problem found after the file was read (its data cannot be used) may have no
+    file either, when its message names it.
     """
 
     file: str
@@ -60,8 +62,9 @@ class Problem:
         return self.position.column
 
     def __str__(self) -> str:
+        where = f"{self.position}: " if self.position.file else ""
         prefix = "warning: " if self.severity == "warning" else ""
-        return f"{self.position}: {prefix}{self.message}"
+        return f"{where}{prefix}{self.message}"
 
 
 class ProblemError(ValueError):
@@ -81,10 +84,14 @@ def suggest(word: object, choices: Iterable[str]) -> str:
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
-    """The file's text, or a :class:`ProblemError` naming the file and saying why not."""
+    """The file's text, or a :class:`ProblemError` naming the file and saying why not.
+
+    Line ends are kept as they are, so the text encodes back to the file's bytes
+    (a checksum of it is a checksum of the file).
+    """
     name = os.fspath(path)
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return Path(path).read_bytes().decode("utf-8")
     except FileNotFoundError:
         message = "file not found"
     except IsADirectoryError:

@@ -69,11 +69,15 @@ def position(file: str, node: Any, key: Key | None = None, *, of_key: bool = Fal
 
 
 def plain(value: Any) -> Any:
-    """ruamel's commented containers as plain dicts and lists (for msgspec)."""
+    """ruamel's commented containers and scalar subclasses (``ScalarFloat``...) as plain
+    dicts, lists, floats, ints and strings, which is what msgspec converts."""
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [plain(v) for v in value]
+    for exact in (bool, float, int, str):
+        if isinstance(value, exact):
+            return exact(value)
     return value
 
 

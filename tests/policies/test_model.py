@@ -19,6 +19,7 @@ from policysim.policies.model import (
     decode_message,
     encode,
     event_schema,
+    label,
 )
 
 GOOD = (
@@ -127,3 +128,12 @@ def test_parse_ip_refuses_what_ipaddress_refuses(text: str) -> None:
         ipaddress.ip_address(text)
     with pytest.raises(ValueError):
         parse_ip(text)
+
+
+@given(st.text(min_size=1))
+def test_app_and_proto_are_compared_in_lower_case(text: str) -> None:
+    assert label(text) == text.lower()
+    event = Event(
+        id="e", ts=0.0, src="1.2.3.4", sport=1, dst="5.6.7.8", dport=2, proto=text, app=text
+    )
+    assert event.app == event.proto == label(text)
