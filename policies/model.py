@@ -54,9 +54,8 @@ class Event(msgspec.Struct, omit_defaults=True):
 
     ``ts`` is accepted as epoch seconds or ISO 8601 text with a UTC offset and
     is always epoch seconds (a float) once decoded; ``src`` and ``dst`` are
-    checked to be IPv4 or IPv6 addresses. ``proto`` and ``app`` are labels
-    compared without regard to case, so they are lower-cased here (see
-    :func:`label`), as the policy parser does with rule values.
+    checked to be IPv4 or IPv6 addresses; ``proto`` and ``app`` are
+    lower-cased, as rule values are, so they match without regard to case.
     """
 
     id: str

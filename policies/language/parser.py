@@ -7,9 +7,9 @@ section is checked independently and all problems are raised together in one
 :class:`PolicyError`.
 
 ``app`` and ``proto`` match without regard to case: rule values are
-lower-cased here and event values when events are decoded, both through
-:func:`policysim.policies.model.label`, so ``app: WireGuard`` matches an
-event whose ``app`` is ``wireguard``. Times written without a UTC offset are
+lower-cased here (:func:`policysim.policies.model.label`) and event values
+when events are decoded, so ``app: WireGuard`` matches an event whose
+``app`` is ``wireguard`` and the other way round. Times written without a UTC offset are
 in the policy's ``timezone`` (UTC when it has none).
 
 A rule may not be called ``default``: verdicts name the deciding rule, and a
