@@ -17,16 +17,14 @@ events are evaluated.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Sequence
-from itertools import repeat
 from operator import attrgetter
 from typing import Protocol
 
 import numpy as np
 
 from policysim.base.vocabulary import DECISIONS
-from policysim.policies.address_columns import AddressBatch
+from policysim.policies.address_columns import AddressColumns
 from policysim.policies.addresses import IP, parse_ip
 from policysim.policies.ipset import IPSet
 from policysim.policies.language.ast import (
@@ -52,7 +50,7 @@ class BoundSet(Protocol):
 
     def contains(self, ip: IP, ts: float) -> bool: ...
 
-    def contains_batch(self, ips: AddressBatch, ts: Sequence[float]) -> np.ndarray: ...
+    def contains_batch(self, ips: AddressColumns, ts: Sequence[float]) -> np.ndarray: ...
 
 
 class StaticSet:
@@ -66,7 +64,7 @@ class StaticSet:
     def contains(self, ip: IP, ts: float) -> bool:
         return ip in self.ipset
 
-    def contains_batch(self, ips: AddressBatch, ts: Sequence[float]) -> np.ndarray:
+    def contains_batch(self, ips: AddressColumns, ts: Sequence[float]) -> np.ndarray:
         return np.asarray(self.ipset.contains_batch(ips), dtype=bool)
 
 
@@ -82,7 +80,7 @@ class RegistrySet:
     def contains(self, ip: IP, ts: float) -> bool:
         return bool(self.view.contains(ip, ts))
 
-    def contains_batch(self, ips: AddressBatch, ts: Sequence[float]) -> np.ndarray:
+    def contains_batch(self, ips: AddressColumns, ts: Sequence[float]) -> np.ndarray:
         return np.asarray(self.view.contains_batch(ips, ts), dtype=bool)
 
 
@@ -103,24 +101,27 @@ class EventContext:
         return found
 
 
-class Batch:
-    """Columns of a batch, computed once on first use and shared by every policy."""
+class EventColumns:
+    """A batch of events as columns, each computed once on first use and shared by every
+    policy."""
 
     def __init__(self, events: Sequence[Event]) -> None:
         self.events = events
         self.n = len(events)
         self.ts_list = list(map(float, map(_TS, events)))
         self.ts = np.array(self.ts_list, dtype=np.float64)
-        self._ips: dict[str, AddressBatch] = {}
+        self._ips: dict[str, AddressColumns] = {}
         self._masks: dict[tuple, np.ndarray] = {}
         self._codes: dict[str, tuple[np.ndarray, list]] = {}
         self._ports: dict[str, np.ndarray] = {}
 
-    def ips(self, field: str) -> AddressBatch:
+    def ips(self, field: str) -> AddressColumns:
         """The field's addresses, parsed and laid out as arrays once for every set lookup."""
         found = self._ips.get(field)
         if found is None:
-            found = self._ips[field] = parse_addresses(list(map(attrgetter(field), self.events)))
+            found = self._ips[field] = AddressColumns.from_texts(
+                list(map(attrgetter(field), self.events))
+            )
         return found
 
     def set_mask(self, field: str, bound: BoundSet) -> np.ndarray:
@@ -148,22 +149,6 @@ class Batch:
         return found
 
 
-def parse_addresses(texts: list[str]) -> AddressBatch:
-    """Parse a column of validated addresses; all-IPv4 batches take a C-speed path.
-
-    Events were validated with ``inet_pton`` when decoded, and every string
-    ``inet_pton`` accepts for IPv4 means the same to ``inet_aton``; a batch
-    with any IPv6 text makes ``inet_aton`` fail and falls back to
-    :func:`parse_ip` per address.
-    """
-    try:
-        packed = b"".join(map(socket.inet_aton, texts))
-    except OSError:
-        return AddressBatch(list(map(parse_ip, texts)))
-    values = np.frombuffer(packed, dtype=">u4").tolist()
-    return AddressBatch(list(zip(repeat(4, len(values)), values, strict=True)))
-
-
 class CompiledCondition:
     """A condition with its scalar test and its batch mask."""
 
@@ -184,7 +169,7 @@ class CompiledCondition:
             return getattr(ctx.event, c.field) in c.values
         return c.covers(getattr(ctx.event, c.field))
 
-    def mask(self, batch: Batch) -> np.ndarray:
+    def mask(self, batch: EventColumns) -> np.ndarray:
         c = self.condition
         if isinstance(c, AddressCondition):
             hit = np.zeros(batch.n, dtype=bool)
@@ -240,7 +225,7 @@ class CompiledPolicy:
                 return r, phase
         return len(self.rules), phase
 
-    def decide_batch(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+    def decide_batch(self, batch: EventColumns) -> tuple[np.ndarray, np.ndarray]:
         """The batch version of :meth:`decide`: (rule indexes, phase indexes)."""
         phase = self.labels[np.searchsorted(self.bounds, batch.ts, side="right")]
         chosen = np.full(batch.n, len(self.rules), dtype=np.intp)
@@ -288,7 +273,7 @@ class Engine:
         compiled = self._compiled
         if not events:
             return [[] for _ in compiled]
-        batch = Batch(events)
+        batch = EventColumns(events)
         version = self._registry.version
         categories = self._registry.categories_batch(batch.ips("src"), batch.ts_list)
         out = []

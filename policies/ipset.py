@@ -26,7 +26,7 @@ import numpy as np
 from pyroaring import BitMap
 
 from policysim.policies import ipset_file
-from policysim.policies.address_columns import AddressBatch
+from policysim.policies.address_columns import AddressColumns
 from policysim.policies.addresses import IP, format_ip
 from policysim.policies.intervals import IntervalSet
 from policysim.policies.prefixes import (
@@ -144,12 +144,12 @@ class IPSet:
             return value - MAPPED_START in self._v4
         return value in self._v6
 
-    def contains_batch(self, ips: Sequence[IP] | AddressBatch) -> np.ndarray:
+    def contains_batch(self, ips: Sequence[IP] | AddressColumns) -> np.ndarray:
         """Membership of many addresses as a boolean array (vectorised for IPv4)."""
-        batch = AddressBatch.of(ips)
-        v4_hits = self.contains_v4_array(batch.v4)
+        columns = AddressColumns.of(ips)
+        v4_hits = self.contains_v4_array(columns.v4)
         v6 = self._v6
-        return batch.scatter(v4_hits, [value in v6 for value in batch.v6])
+        return columns.scatter(v4_hits, [value in v6 for value in columns.v6])
 
     def contains_v4_array(self, values: np.ndarray) -> np.ndarray:
         """Membership of a ``uint32`` array: a block-table gather, searchsorted for the rest."""

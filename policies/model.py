@@ -13,13 +13,13 @@ bad input becomes a :class:`Rejection` whose ``reason`` is one of
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 import msgspec
 
 from policysim.base.vocabulary import Decision, truth_label
 from policysim.policies.addresses import parse_ip
+from policysim.policies.timestamps import parse_timestamp
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 
@@ -54,7 +54,8 @@ class Event(msgspec.Struct, omit_defaults=True):
 
     ``ts`` is accepted as epoch seconds or ISO 8601 text with a UTC offset and
     is always epoch seconds (a float) once decoded; ``src`` and ``dst`` are
-    checked to be IPv4 or IPv6 addresses and ``proto`` is lower-cased.
+    checked to be IPv4 or IPv6 addresses; ``proto`` and ``app`` are
+    lower-cased, as rule values are, so they match without regard to case.
     """
 
     id: str
@@ -72,7 +73,10 @@ class Event(msgspec.Struct, omit_defaults=True):
 
     def __post_init__(self) -> None:
         if isinstance(self.ts, str):
-            self.ts = parse_timestamp(self.ts)
+            try:
+                self.ts = parse_timestamp(self.ts)
+            except ValueError as exc:
+                raise ValueError(f"bad_timestamp: `ts` {exc}") from None
         if not self.id:
             raise ValueError("bad_value: `id` is empty")
         for name in ("src", "dst"):
@@ -81,7 +85,11 @@ class Event(msgspec.Struct, omit_defaults=True):
                 parse_ip(text)
             except ValueError:
                 raise ValueError(f"bad_address: `{name}` is not an IP address: {text!r}") from None
-        self.proto = self.proto.lower()
+        # What label() does, spelt out: this runs for every event the worker decodes.
+        if not self.proto.islower():
+            self.proto = self.proto.lower()
+        if self.app is not None and not self.app.islower():
+            self.app = self.app.lower()
 
 
 class Verdict(msgspec.Struct, omit_defaults=True):
@@ -119,19 +127,15 @@ class Rejection(msgspec.Struct, omit_defaults=True):
     source: str = ""
 
 
-def parse_timestamp(text: str) -> float:
-    """ISO 8601 text with a UTC offset to epoch seconds; a bare number is epoch seconds."""
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"bad_timestamp: not ISO 8601 or epoch seconds: {text!r}") from None
-    if moment.tzinfo is None:
-        raise ValueError(f"bad_timestamp: ISO 8601 time without a UTC offset: {text!r}")
-    return moment.timestamp()
+def label(text: str) -> str:
+    """The form in which ``app`` and ``proto`` values are compared: lower case.
+
+    ``WireGuard`` in a rule and ``wireguard`` from a classifier are the same
+    application; events and policy rules both pass their values through here.
+    Text already in lower case is returned as it is (not copied), so equal
+    labels stay one object and the engine's per-batch vocabularies stay cheap.
+    """
+    return text if text.islower() else text.lower()
 
 
 _event_decoder = msgspec.json.Decoder(Event)

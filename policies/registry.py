@@ -31,10 +31,9 @@ from dataclasses import dataclass, field
 import msgspec
 import numpy as np
 
-from policysim.policies.address_columns import AddressBatch
+from policysim.policies.address_columns import AddressColumns
 from policysim.policies.addresses import IP
 from policysim.policies.ipset import IPSet
-from policysim.policies.model import parse_timestamp
 from policysim.policies.prefixes import (
     Prefix,
     network_mask,
@@ -43,7 +42,8 @@ from policysim.policies.prefixes import (
     prefix_range,
     split_mapped,
 )
-from policysim.policies.sources import SourceProblem
+from policysim.policies.problems import Problem, ProblemError
+from policysim.policies.timestamps import parse_timestamp
 
 Time = float | str | None
 
@@ -78,12 +78,17 @@ class RegistryMatch(msgspec.Struct, omit_defaults=True):
     active: bool = True
 
 
-class RegistryError(ValueError):
+class RegistryError(ProblemError):
     """A registry refused as a whole (strict mode or unreadable), listing every problem."""
 
-    def __init__(self, problems: list[SourceProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(problem) for problem in problems))
+
+class RecordError(ValueError):
+    """A record :meth:`Registry.apply` refused; ``field`` names the field at fault, if one is,
+    so a file reader can point at it."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(slots=True, eq=False)
@@ -123,20 +128,16 @@ class _Entity:
 
 
 def to_epoch(value: Time, name: str, missing: float) -> float:
-    """A record time as epoch seconds; ``missing`` when absent (-inf = always, inf = never)."""
+    """A record time as epoch seconds; ``missing`` when absent (-inf = always, inf = never).
+
+    Raises :class:`RecordError` naming the field ``name``.
+    """
     if value is None or value == "":
         return missing
-    if isinstance(value, str):
-        try:
-            seconds = parse_timestamp(value.strip())
-        except ValueError:
-            message = f"bad {name}: not ISO 8601 with an offset or epoch seconds: {value!r}"
-            raise ValueError(message) from None
-    else:
-        seconds = float(value)
-    if not math.isfinite(seconds):
-        raise ValueError(f"bad {name}: {value!r} is not a finite time")
-    return seconds
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise RecordError(f"{name} {exc}", name) from None
 
 
 _Level = tuple[int, int, dict[int, list[_Grant]]]
@@ -147,7 +148,7 @@ class Registry:
 
     def __init__(self) -> None:
         self.version = 0
-        self.problems: list[SourceProblem] = []
+        self.problems: list[Problem] = []
         self._entities: dict[str, _Entity] = {}
         self._tables: dict[tuple[int, int], dict[int, list[_Grant]]] = {}
         self._levels: dict[int, list[_Level]] = {4: [], 6: []}
@@ -161,7 +162,11 @@ class Registry:
     def apply(self, record: RegistryRecord) -> None:
         """Take in one record (grants and/or a revocation); on ``ValueError`` nothing changed."""
         if not record.entity_id:
-            raise ValueError("record has no entity_id")
+            raise RecordError(
+                "entity_id is empty: every record needs the id of the registered business"
+                " or person",
+                "entity_id",
+            )
         start = to_epoch(record.registered_at, "registered_at", -math.inf)
         expires = to_epoch(record.expires_at, "expires_at", math.inf)
         revoked = to_epoch(record.revoked_at, "revoked_at", math.inf)
@@ -169,11 +174,23 @@ class Registry:
         category = record.category or (entity.category if entity else None)
         prefixes = [_parse_grant_prefix(text) for text in record.prefixes]
         if prefixes and not category:
-            raise ValueError(f"entity {record.entity_id!r} has no category")
+            raise RecordError(
+                f"entity {record.entity_id!r} has no category: give one, such as freelancer"
+                " or bank",
+                "category",
+            )
         if prefixes and expires <= start:
-            raise ValueError("expires_at is not after registered_at")
+            raise RecordError(
+                f"expires_at {record.expires_at!r} is not after registered_at"
+                f" {record.registered_at!r}: a registration must end after it starts",
+                "expires_at",
+            )
         if not prefixes and revoked == math.inf:
-            raise ValueError("record has neither prefixes nor revoked_at")
+            raise RecordError(
+                "the record has no prefixes and no revoked_at: give the addresses it registers,"
+                " or revoked_at to revoke the whole entity",
+                "prefixes",
+            )
         if entity is None:
             entity = self._entities[record.entity_id] = _Entity()
         changed = _update_entity(entity, record)
@@ -282,12 +299,12 @@ class Registry:
         return grant.category if grant else None
 
     def categories_batch(
-        self, ips: Sequence[IP] | AddressBatch, ts: Sequence[float]
+        self, ips: Sequence[IP] | AddressColumns, ts: Sequence[float]
     ) -> list[str | None]:
-        batch = AddressBatch.of(ips)
-        out: list[str | None] = [None] * batch.size
-        for i in np.flatnonzero(self._all.contains_batch(batch)).tolist():
-            grant = self.find(batch.ips[i], ts[i])
+        columns = AddressColumns.of(ips)
+        out: list[str | None] = [None] * columns.size
+        for i in np.flatnonzero(self._all.contains_batch(columns)).tolist():
+            grant = self.find(columns.ips[i], ts[i])
             if grant is not None:
                 out[i] = grant.category
         return out
@@ -375,11 +392,11 @@ class RegistryView:
             return False
         return self.registry.find(ip, ts, self._categories) is not None
 
-    def contains_batch(self, ips: Sequence[IP] | AddressBatch, ts: Sequence[float]) -> np.ndarray:
+    def contains_batch(self, ips: Sequence[IP] | AddressColumns, ts: Sequence[float]) -> np.ndarray:
         """Vectorised negative filter, then exact as-of-time checks for the hits only."""
-        batch = AddressBatch.of(ips)
-        hits = self._filter.contains_batch(batch)
-        find, categories, addresses = self.registry.find, self._categories, batch.ips
+        columns = AddressColumns.of(ips)
+        hits = self._filter.contains_batch(columns)
+        find, categories, addresses = self.registry.find, self._categories, columns.ips
         for i in np.flatnonzero(hits).tolist():
             if find(addresses[i], ts[i], categories) is None:
                 hits[i] = False
@@ -390,7 +407,7 @@ def _parse_grant_prefix(text: str) -> tuple[Prefix, str]:
     try:
         prefix = parse_prefix(text)
     except ValueError as exc:
-        raise ValueError(f"bad prefix: {exc}") from None
+        raise RecordError(f"bad prefix: {exc}", "prefixes") from None
     return prefix, network_text(*prefix)
 
 

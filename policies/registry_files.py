@@ -2,7 +2,10 @@
 
 Loading goes through :meth:`Registry.apply`, record by record, so a file and
 the ``registrations`` topic are validated by the same code. A bad row is a
-``FILE:LINE: reason`` problem and the rest still loads (unless strict).
+``FILE:LINE:COLUMN: reason`` problem (the column of the field at fault where it
+can be told, else just the line) and the rest still loads; with ``strict`` the
+file is refused with every problem listed. Which one a command wants is the
+command's decision (strict unless asked to skip bad rows).
 """
 
 from __future__ import annotations
@@ -10,14 +13,16 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
 
-from policysim.policies.registry import Registry, RegistryError, RegistryRecord
-from policysim.policies.sources import SourceError, SourceProblem, read_text
+from policysim.policies.problems import Position, Problem, ProblemError, read_text, suggest
+from policysim.policies.registry import RecordError, Registry, RegistryError, RegistryRecord
 
 CSV_COLUMNS = ("entity_id", "name", "category", "prefix", "registered_at", "expires_at")
 CSV_OPTIONAL = ("revoked_at",)
@@ -25,83 +30,164 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 _record_decoder = msgspec.json.Decoder(RegistryRecord)
 _record_encoder = msgspec.json.Encoder()
+_JSON_MISSING = re.compile(r"Object missing required field `(\w+)`")
+_JSON_BYTE = re.compile(r"\(byte (\d+)\)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A data line's record, with the column where each record field stands on the line."""
+
+    line: int
+    record: RegistryRecord
+    columns: dict[str, int]
 
 
 def load_registry(path: str | os.PathLike[str], strict: bool = False) -> Registry:
-    """Load a ``.csv`` or JSON-lines registry; problems (``FILE:LINE: reason``) go to
-    ``.problems``, or raise :class:`RegistryError` with all of them when ``strict``."""
+    """Load a ``.csv`` or JSON-lines registry.
+
+    Unusable rows become ``FILE:LINE:COLUMN`` problems in ``.problems`` and the
+    rest loads; with ``strict`` a :class:`RegistryError` lists every problem and
+    nothing loads. A file that cannot be read or has a wrong CSV header is
+    always refused.
+    """
     name = os.fspath(path)
     try:
-        text = read_text(path)
-    except SourceError as exc:
-        raise RegistryError(exc.problems) from exc
+        text = read_text(name)
+    except ProblemError as exc:
+        raise RegistryError(exc.problems) from None
     suffix = Path(name).suffix.lower()
     if suffix == ".csv":
-        rows = _csv_records(name, text)
+        rows = _csv_rows(name, text)
     elif suffix in JSONL_SUFFIXES:
-        rows = _jsonl_records(name, text)
+        rows = _jsonl_rows(name, text)
     else:
-        raise RegistryError([SourceProblem(name, 0, "registry must be .csv or .jsonl")])
+        message = (
+            f"a registry file must end in .csv or .jsonl (JSON lines), not {suffix or 'nothing'}"
+        )
+        raise RegistryError([Problem(Position(name), message)])
     registry = Registry()
-    problems: list[SourceProblem] = []
+    problems: list[Problem] = []
     with registry.bulk():
-        for line, record in rows:
-            if isinstance(record, str):
-                problems.append(SourceProblem(name, line, record))
+        for row in rows:
+            if isinstance(row, Problem):
+                problems.append(row)
                 continue
             try:
-                registry.apply(record)
-            except ValueError as exc:
-                problems.append(SourceProblem(name, line, str(exc)))
+                registry.apply(row.record)
+            except RecordError as exc:
+                column = row.columns.get(exc.field, 0) if exc.field else 0
+                problems.append(Problem(Position(name, row.line, column), str(exc)))
     if strict and problems:
         raise RegistryError(problems)
     registry.problems = problems
     return registry
 
 
-def _csv_records(name: str, text: str) -> Iterator[tuple[int, RegistryRecord | str]]:
-    """Rows as records, or as the reason text when a row is unusable."""
+def _csv_rows(name: str, text: str) -> Iterator[_Row | Problem]:
+    """Each data row as a record, or the problem that keeps it from being one."""
+    lines = text.splitlines()
     reader = csv.reader(io.StringIO(text))
     header = [column.strip() for column in next(reader, [])]
-    missing = [column for column in CSV_COLUMNS if column not in header]
-    unknown = [c for c in header if c not in CSV_COLUMNS and c not in CSV_OPTIONAL]
-    if missing or unknown:
-        detail = f"missing {missing}" if missing else f"unknown {unknown}"
-        raise RegistryError(
-            [SourceProblem(name, 1, f"CSV header must be {','.join(CSV_COLUMNS)}: {detail}")]
-        )
+    _check_header(name, header, lines[0] if lines else "")
+    last = reader.line_num
     for row in reader:
+        number, last = last + 1, reader.line_num
         if not any(cell.strip() for cell in row):
             continue
+        starts = _field_columns(lines[number - 1] if number <= len(lines) else "")
+        columns = {
+            ("prefixes" if column == "prefix" else column): start
+            for column, start in zip(header, starts, strict=False)
+        }
         if len(row) != len(header):
-            yield reader.line_num, f"expected {len(header)} columns, got {len(row)}"
+            message = (
+                f"this row has {len(row)} fields but the header has {len(header)}"
+                f" ({','.join(header)}): a field is missing or there is a comma too many"
+            )
+            yield Problem(Position(name, number), message)
             continue
         cells = {column: (cell.strip() or None) for column, cell in zip(header, row, strict=True)}
         if cells["prefix"] is None:
-            yield reader.line_num, "empty prefix"
+            message = "the prefix is empty: each row registers one address or CIDR prefix"
+            yield Problem(Position(name, number, columns["prefixes"]), message)
             continue
-        yield (
-            reader.line_num,
-            RegistryRecord(
-                entity_id=cells["entity_id"] or "",
-                name=cells["name"],
-                category=cells["category"],
-                prefixes=[cells["prefix"]],
-                registered_at=cells["registered_at"],
-                expires_at=cells["expires_at"],
-                revoked_at=cells.get("revoked_at"),
-            ),
+        record = RegistryRecord(
+            entity_id=cells["entity_id"] or "",
+            name=cells["name"],
+            category=cells["category"],
+            prefixes=[cells["prefix"]],
+            registered_at=cells["registered_at"],
+            expires_at=cells["expires_at"],
+            revoked_at=cells.get("revoked_at"),
         )
+        yield _Row(number, record, columns)
 
 
-def _jsonl_records(name: str, text: str) -> Iterator[tuple[int, RegistryRecord | str]]:
+def _check_header(name: str, header: list[str], line: str) -> None:
+    """Refuse a header that lacks a column or names one we do not know, every problem listed."""
+    allowed = CSV_COLUMNS + CSV_OPTIONAL
+    problems = [
+        Problem(Position(name, 1, start), f"unknown column {column!r} {suggest(column, allowed)}")
+        for column, start in zip(header, _field_columns(line), strict=False)
+        if column not in allowed
+    ]
+    missing = [column for column in CSV_COLUMNS if column not in header]
+    if missing:
+        message = (
+            f"the header lacks the column(s) {', '.join(missing)}: a registry CSV starts with"
+            f" the line {','.join(CSV_COLUMNS)} (a revoked_at column may follow)"
+        )
+        problems.append(Problem(Position(name, 1), message))
+    if problems:
+        raise RegistryError(problems)
+
+
+def _field_columns(line: str) -> list[int]:
+    """The column (from 1) where each comma-separated field of ``line`` starts, quotes obeyed."""
+    starts = [1]
+    quoted = False
+    for index, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            starts.append(index + 2)
+    return starts
+
+
+def _jsonl_rows(name: str, text: str) -> Iterator[_Row | Problem]:
+    """Each line as a record, or the problem that keeps it from being one."""
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        columns = {
+            field: line.find(f'"{field}"') + 1
+            for field in RegistryRecord.__struct_fields__
+            if f'"{field}"' in line
+        }
         try:
-            yield number, _record_decoder.decode(line)
+            yield _Row(number, _record_decoder.decode(line), columns)
+        except msgspec.ValidationError as exc:
+            message, field = _explain_validation(str(exc))
+            yield Problem(Position(name, number, columns.get(field, 0) if field else 0), message)
         except msgspec.DecodeError as exc:
-            yield number, f"bad record: {exc}"
+            found = _JSON_BYTE.search(str(exc))
+            column = int(found.group(1)) + 1 if found else 0
+            message = f"this line is not valid JSON: {exc}"
+            yield Problem(Position(name, number, column), message)
+
+
+def _explain_validation(message: str) -> tuple[str, str | None]:
+    """msgspec's complaint about a record as a sentence, and the record field it is about."""
+    missing = _JSON_MISSING.match(message)
+    if missing:
+        return f"the record lacks {missing[1]}, which every record needs", None
+    text, _, where = message.partition(" - at `$.")
+    field = re.split(r"[.\[`]", where, maxsplit=1)[0] if where else None
+    text = text[:1].lower() + text[1:]
+    if field is None:
+        return f"each line must be one registry record (a JSON object): {text}", None
+    return f"{field}: {text}", field
 
 
 def write_csv(registry: Registry, path: str | os.PathLike[str]) -> None:

@@ -1,26 +1,60 @@
 """The scenario file: a synthetic country's subscribers, entities, adoption curves and traffic.
 
-A scenario is YAML validated into the typed structs below (unknown keys are
-errors, so a typo cannot silently fall back to a default). The format is
-documented in the README (Simulators); ``simulators/scenarios/pta-deadline.yaml``
-is the annotated model case.
+A scenario is YAML checked into the typed structs below. Like a policy, a
+scenario is refused with every problem listed at once, each at the
+``FILE:LINE:COLUMN`` of the key or value at fault: unknown keys (with the
+closest known one), values of the wrong type, shares outside 0..1, times that
+are not times, names of apps, categories or curves that the file does not
+define. The format is documented in the README (Simulators);
+``simulators/scenarios/pta-deadline.yaml`` is the annotated model case.
+
+Checking happens in two passes over the YAML document. The first compares it
+with the structs (keys, types) and builds a plain copy in which every value at
+fault is replaced by a neutral one, so the second pass (values that depend on
+each other) can run on typed structs and still report its own problems. A
+problem found at one place hides later ones at the same place or inside it,
+so a bad value is reported once, not again by every check that reads it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+import ipaddress
+from collections.abc import Callable
+from datetime import tzinfo
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-import yaml
+import msgspec.inspect as mi
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from policysim.policies.problems import Position, Problem, ProblemError, read_text, suggest
+from policysim.policies.timestamps import parse_timestamp
+from policysim.policies.yamldoc import kind, load_yaml, plain, position
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 
+APP_DESTINATIONS = ("content", "dns", "vpn")
+REGISTERS = ("any", "eventually", "never")
+VPN_TARGETS = ("providers", "gateway")
+SHARED_SUBSCRIBER_SPACE = "pk"
+SHARED_VPN_ENDPOINTS = "providers"
+_INTERNAL_FIELDS = ("path", "sha256")
 
-class ScenarioError(ValueError):
-    """A scenario file that cannot be used; the message names the file and the field."""
+
+class ScenarioError(ProblemError):
+    """A scenario that cannot be used; ``problems`` lists every problem found.
+
+    Code that finds a scenario unusable only when it builds from it (the
+    population) may give one message, which names the file itself.
+    """
+
+    def __init__(self, problems: list[Problem] | str) -> None:
+        if isinstance(problems, str):
+            problems = [Problem(Position(""), problems)]
+        super().__init__(problems)
 
 
 class Adoption(msgspec.Struct, forbid_unknown_fields=True):
@@ -92,7 +126,7 @@ class Destinations(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Scenario(msgspec.Struct, forbid_unknown_fields=True):
-    """One scenario file, validated."""
+    """One scenario file, checked."""
 
     scenario: str
     start: str
@@ -101,8 +135,8 @@ class Scenario(msgspec.Struct, forbid_unknown_fields=True):
     timezone: str = "UTC"
     description: str = ""
     registration_opens: str | None = None
-    subscriber_space: str | list[str] = "pk"  # "pk" = the shared data (fallback built in)
-    vpn_endpoints: str | list[str] = "providers"  # "providers" = the shared data
+    subscriber_space: str | list[str] = SHARED_SUBSCRIBER_SPACE  # or CIDRs of its own
+    vpn_endpoints: str | list[str] = SHARED_VPN_ENDPOINTS  # or addresses of its own
     subscribers: int = 20_000
     diurnal: dict[str, list[float]] = msgspec.field(default_factory=dict)
     categories: dict[str, Category] = msgspec.field(default_factory=dict)
@@ -119,10 +153,7 @@ class Scenario(msgspec.Struct, forbid_unknown_fields=True):
 
     def time(self, text: str) -> float:
         """Epoch seconds of a scenario time (written without an offset: the scenario's zone)."""
-        moment = datetime.fromisoformat(text)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=self.tz)
-        return moment.timestamp()
+        return parse_timestamp(text, self.tz)
 
     @property
     def window(self) -> tuple[float, float]:
@@ -149,94 +180,374 @@ def resolve_scenario_path(name: str | Path) -> Path:
     if bundled.is_file():
         return bundled
     known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml")))
-    raise ScenarioError(f"{name}: no such scenario file or bundled scenario (bundled: {known})")
+    message = f"no such scenario file or bundled scenario (bundled: {known})"
+    raise ScenarioError([Problem(Position(str(name)), message)])
 
 
 def load_scenario(name: str | Path) -> Scenario:
-    """Load and check a scenario; every problem is a :class:`ScenarioError` naming the file."""
+    """Load and check a scenario; a :class:`ScenarioError` lists every problem found."""
     path = resolve_scenario_path(name)
-    data = path.read_bytes()
+    file = str(path)
     try:
-        raw = yaml.safe_load(data)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ScenarioError(f"{path}: a scenario is a YAML mapping")
-    try:
-        scenario = msgspec.convert(raw, Scenario, str_keys=True)
-    except msgspec.ValidationError as exc:
-        raise ScenarioError(f"{path}: {exc}") from None
-    scenario.path = str(path)
-    scenario.sha256 = hashlib.sha256(data).hexdigest()
-    problems = _problems(scenario)
-    if problems:
-        raise ScenarioError(f"{path}: " + "; ".join(problems))
+        text = read_text(path)
+        doc = load_yaml(text, file)
+    except ProblemError as exc:
+        raise ScenarioError(exc.problems) from None
+    if not isinstance(doc, CommentedMap):
+        problem = f"a scenario must be a YAML mapping, not {kind(doc)}"
+        raise ScenarioError([Problem(position(file, doc), problem)])
+    checker = _Checker(file, doc)
+    cleaned = checker.struct(doc, mi.type_info(Scenario), ())
+    scenario = msgspec.convert(cleaned, Scenario, str_keys=True)
+    checker.relations(scenario)
+    if checker.problems:
+        raise ScenarioError(checker.problems)
+    scenario.path = file
+    scenario.sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return scenario
 
 
-def _problems(s: Scenario) -> list[str]:
-    """Cross-field checks msgspec cannot express."""
-    out: list[str] = []
-    try:
-        s.tz  # noqa: B018 - validates the zone name
-    except (ZoneInfoNotFoundError, ValueError):
-        return [f"unknown timezone {s.timezone!r}"]
-    for key in ("start", "end", "deadline", "registration_opens"):
-        value = getattr(s, key)
-        if value is not None:
-            try:
-                s.time(value)
-            except ValueError:
-                out.append(f"{key}: not an ISO 8601 time: {value!r}")
-    if out:
+Path_ = tuple[str | int, ...]
+"""Where a value stands in the document: its keys and list indexes from the top."""
+
+_BAD = object()
+
+
+class _Checker:
+    """One check of one document: the problems so far, and the places they were found."""
+
+    def __init__(self, file: str, doc: CommentedMap) -> None:
+        self.file = file
+        self.doc = doc
+        self.problems: list[Problem] = []
+        self._reported: list[Path_] = []
+
+    # --- places and problems ---------------------------------------------------
+
+    def at(self, path: Path_, *, of_key: bool = False) -> Position:
+        """The position of the value at ``path`` (or of its key); for a path that does not
+        exist, the key of the deepest part that does."""
+        node: Any = self.doc
+        where = position(self.file, node)
+        for depth, key in enumerate(path):
+            last = depth == len(path) - 1
+            if isinstance(node, CommentedMap) and key in node:
+                where = position(self.file, node, key, of_key=of_key or not last)
+            elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
+                where = position(self.file, node, key)
+            else:
+                break
+            node = node[key]
+        return where
+
+    def problem(
+        self, path: Path_, message: str, *, of_key: bool = False, hides: bool = True
+    ) -> None:
+        """Record a problem, unless one was already found at this place, around it or in it.
+
+        ``hides`` is false for a problem that leaves the values as they were (an unknown
+        key), so the checks of those values still run.
+        """
+        for seen in self._reported:
+            shorter = min(len(seen), len(path))
+            if seen[:shorter] == path[:shorter]:
+                return
+        if hides:
+            self._reported.append(path)
+        self.problems.append(Problem(self.at(path, of_key=of_key), f"{_dotted(path)}{message}"))
+
+    # --- pass 1: keys and types --------------------------------------------------
+
+    def struct(self, node: Any, info: mi.StructType, path: Path_) -> dict[str, Any]:
+        """A plain mapping for ``info``'s struct: known keys with values of the right type,
+        neutral stand-ins for required values that are missing or wrong."""
+        fields = {f.name: f for f in info.fields if f.name not in _INTERNAL_FIELDS}
+        out: dict[str, Any] = {}
+        for key in node:
+            if key not in fields:
+                message = f"unknown key {key!r} {suggest(key, fields)}"
+                self.problem((*path, key), message, of_key=True, hides=False)
+        for name, field in fields.items():
+            value = _BAD
+            if name in node:
+                value = self.value(node[name], field.type, (*path, name))
+            elif field.required:
+                self.problem((*path, name), "is required")
+            if value is not _BAD:
+                out[name] = value
+            elif field.required:
+                out[name] = _stand_in(field.type)
         return out
-    start, end = s.window
-    if end <= start:
-        out.append("end must be after start")
-    for name, curve in s.diurnal.items():
-        if len(curve) != 24 or min(curve) < 0 or sum(curve) <= 0:
-            out.append(f"diurnal.{name}: 24 non-negative weights, not all zero")
-    for name, app in s.apps.items():
-        if not app.proto or not app.dport:
-            out.append(f"apps.{name}: needs at least one proto and one dport")
-        if app.dst not in ("content", "dns", "vpn"):
-            out.append(f"apps.{name}.dst: content, dns or vpn, not {app.dst!r}")
-    out += _mix_problems("ordinary_mix", s.ordinary_mix, s, vpn=False)
-    for name, cat in s.categories.items():
-        a = cat.adoption
-        if a.before_deadline + a.late > 1 or min(a.before_deadline, a.late, a.revoked) < 0:
-            out.append(f"categories.{name}.adoption: shares must be >= 0 and sum to <= 1")
-        if not cat.v4_prefix or any(not 8 <= p <= 32 for p in cat.v4_prefix):
-            out.append(f"categories.{name}.v4_prefix: prefix lengths 8..32")
-        if any(not 16 <= p <= 128 for p in cat.v6_prefix):
-            out.append(f"categories.{name}.v6_prefix: prefix lengths 16..128")
-    for name, group in s.groups.items():
-        where = f"groups.{name}"
-        out += _mix_problems(f"{where}.vpn_mix", group.vpn_mix, s, vpn=True)
+
+    def value(self, node: Any, info: mi.Type, path: Path_) -> Any:
+        """``node`` as a plain value of type ``info``, or ``_BAD`` (after a problem)."""
+        if isinstance(info, mi.UnionType):
+            if node is None and any(isinstance(t, mi.NoneType) for t in info.types):
+                return None
+            for option in info.types:
+                if _fits(node, option):
+                    return self.value(node, option, path)
+        elif _fits(node, info):
+            if isinstance(info, mi.StructType):
+                return self.struct(node, info, path)
+            if isinstance(info, mi.ListType):
+                return [self.item(item, info.item_type, (*path, i)) for i, item in enumerate(node)]
+            if isinstance(info, mi.DictType):
+                return {
+                    str(k): self.item(v, info.value_type, (*path, str(k))) for k, v in node.items()
+                }
+            return plain(node)
+        self.problem(path, f"must be {_describe(info)}, not {kind(node)}")
+        return _BAD
+
+    def item(self, node: Any, info: mi.Type, path: Path_) -> Any:
+        value = self.value(node, info, path)
+        return _stand_in(info) if value is _BAD else value
+
+    # --- pass 2: values that depend on each other -----------------------------
+
+    def relations(self, s: Scenario) -> None:
+        zone = self.timezone(s)
+        times = {}
+        for key in ("start", "end", "deadline", "registration_opens"):
+            value = getattr(s, key)
+            if value is not None:
+                try:
+                    times[key] = parse_timestamp(value, zone)
+                except ValueError as exc:
+                    self.problem((key,), str(exc))
+        if "start" in times and "end" in times and times["end"] <= times["start"]:
+            self.problem(("end",), f"must be after start ({s.start})")
+        self.at_least(("subscribers",), s.subscribers, 1)
+        self.addresses(("subscriber_space",), s.subscriber_space, SHARED_SUBSCRIBER_SPACE, _network)
+        self.addresses(("vpn_endpoints",), s.vpn_endpoints, SHARED_VPN_ENDPOINTS, _address)
+        for name, curve in s.diurnal.items():
+            path = ("diurnal", name)
+            if len(curve) != 24:
+                self.problem(path, f"needs 24 weights, one per hour 0..23, not {len(curve)}")
+            elif min(curve) < 0 or sum(curve) <= 0:
+                self.problem(path, "weights must be 0 or more, and not all 0")
+        for name, app in s.apps.items():
+            self.app(("apps", name), app)
+        self.mix(("ordinary_mix",), s.ordinary_mix, s, vpn=False)
+        for name, category in s.categories.items():
+            self.category(("categories", name), category)
+        for name, group in s.groups.items():
+            self.group(("groups", name), group, s)
+        if not s.groups:
+            self.problem(("groups",), "at least one population group is required")
+        elif sum(g.subscribers for g in s.groups.values()) <= 0:
+            self.problem(("groups",), "the groups' `subscribers` shares must not all be 0")
+        if s.destinations is None:
+            self.problem(
+                ("destinations",), "is required: the content, dns and gateways address lists"
+            )
+        else:
+            for key in ("content", "dns", "gateways"):
+                cidrs = getattr(s.destinations, key)
+                self.addresses(("destinations", key), cidrs, None, _network)
+
+    def timezone(self, s: Scenario) -> tzinfo:
+        try:
+            return s.tz
+        except (ZoneInfoNotFoundError, ValueError):
+            self.problem(
+                ("timezone",),
+                f"unknown time zone {s.timezone!r}: use a tz database name such as"
+                " Asia/Karachi or UTC",
+            )
+            return ZoneInfo("UTC")
+
+    def app(self, path: Path_, app: App) -> None:
+        if not app.proto:
+            self.problem((*path, "proto"), "needs at least one protocol, such as tcp or udp")
+        if not app.dport:
+            self.problem((*path, "dport"), "needs at least one port")
+        for i, port in enumerate(app.dport):
+            if not 0 <= port <= 65535:
+                self.problem((*path, "dport", i), f"port {port} is outside 0..65535")
+        if app.dst not in APP_DESTINATIONS:
+            self.problem(
+                (*path, "dst"), f"unknown {app.dst!r} {suggest(app.dst, APP_DESTINATIONS)}"
+            )
+        for key in ("bytes_out", "bytes_in", "duration"):
+            if getattr(app, key) <= 0:
+                self.problem((*path, key), "must be more than 0 (it is a median)")
+
+    def mix(self, path: Path_, mix: dict[str, float], s: Scenario, vpn: bool) -> None:
+        for app, weight in mix.items():
+            if app not in s.apps:
+                self.problem(
+                    (*path, app), f"unknown app {app!r} {suggest(app, s.apps)}", of_key=True
+                )
+            elif s.apps[app].vpn != vpn:
+                wrong = f"{app} is not a VPN app" if vpn else f"{app} is a VPN app"
+                needs = "VPN apps (`vpn: true`)" if vpn else "apps that are not VPNs"
+                self.problem((*path, app), f"{wrong}: this mix takes {needs} only", of_key=True)
+            self.at_least((*path, app), weight, 0)
+        if mix and sum(mix.values()) <= 0:
+            self.problem(path, "the weights must not all be 0")
+        if not vpn and not mix:
+            self.problem(path, "needs at least one app with a weight above 0")
+
+    def category(self, path: Path_, category: Category) -> None:
+        self.at_least((*path, "count"), category.count, 0)
+        self.share((*path, "ipv6_share"), category.ipv6_share)
+        if not category.v4_prefix:
+            self.problem((*path, "v4_prefix"), "needs at least one IPv4 prefix length")
+        for key, low, high in (("v4_prefix", 8, 32), ("v6_prefix", 16, 128)):
+            for i, length in enumerate(getattr(category, key)):
+                if not low <= length <= high:
+                    self.problem(
+                        (*path, key, i), f"prefix length {length} is outside {low}..{high}"
+                    )
+        adoption = category.adoption
+        where = (*path, "adoption")
+        for key in ("before_deadline", "late", "revoked"):
+            self.share((*where, key), getattr(adoption, key))
+        for key in ("rush_days", "spread_days", "late_days"):
+            self.at_least((*where, key), getattr(adoption, key), 0)
+        if adoption.before_deadline + adoption.late > 1:
+            total = adoption.before_deadline + adoption.late
+            self.problem(
+                where,
+                f"before_deadline + late is {total:g}: it can be at most 1 (the rest never"
+                " register)",
+            )
+
+    def group(self, path: Path_, group: Group, s: Scenario) -> None:
+        self.at_least((*path, "subscribers"), group.subscribers, 0)
+        self.at_least((*path, "activity"), group.activity, 0)
+        self.share((*path, "vpn_share"), group.vpn_share)
+        self.share((*path, "ipv6_share"), group.ipv6_share)
+        self.mix((*path, "vpn_mix"), group.vpn_mix, s, vpn=True)
         if group.vpn_share > 0 and not group.vpn_mix:
-            out.append(f"{where}: vpn_share > 0 needs a vpn_mix")
-        unknown = [c for c in group.categories if c not in s.categories]
-        out += [f"{where}: unknown category {c!r}" for c in unknown]
-        if group.registers not in ("any", "eventually", "never"):
-            out.append(f"{where}.registers: any, eventually or never")
-        if group.diurnal not in s.diurnal:
-            out.append(f"{where}.diurnal: no diurnal curve {group.diurnal!r}")
-        if set(group.vpn_targets) - {"providers", "gateway"}:
-            out.append(f"{where}.vpn_targets: providers and/or gateway")
+            self.problem(
+                (*path, "vpn_share"), "a group that uses VPNs needs a vpn_mix (which VPN apps)"
+            )
+        for target, weight in group.vpn_targets.items():
+            if target not in VPN_TARGETS:
+                message = f"unknown VPN target {target!r} {suggest(target, VPN_TARGETS)}"
+                self.problem((*path, "vpn_targets", target), message, of_key=True)
+            self.at_least((*path, "vpn_targets", target), weight, 0)
         if "gateway" in group.vpn_targets and not group.categories:
-            out.append(f"{where}: a gateway target needs entity categories")
-    if not s.groups:
-        out.append("groups: at least one population group")
-    if s.destinations is None:
-        out.append("destinations: content, dns and gateways address lists are required")
-    return out
+            self.problem(
+                (*path, "vpn_targets", "gateway"),
+                "a gateway target needs `categories` (the gateways are their entities')",
+                of_key=True,
+            )
+        for i, name in enumerate(group.categories):
+            if name not in s.categories:
+                choices = s.categories or ("(no categories defined)",)
+                self.problem(
+                    (*path, "categories", i), f"unknown category {name!r} {suggest(name, choices)}"
+                )
+        if group.registers not in REGISTERS:
+            self.problem(
+                (*path, "registers"),
+                f"unknown {group.registers!r} {suggest(group.registers, REGISTERS)}",
+            )
+        if group.diurnal not in s.diurnal:
+            choices = s.diurnal or ("(no diurnal curves defined)",)
+            self.problem(
+                (*path, "diurnal"),
+                f"no diurnal curve {group.diurnal!r} {suggest(group.diurnal, choices)}",
+            )
+
+    def addresses(
+        self,
+        path: Path_,
+        value: str | list[str],
+        shared: str | None,
+        parse: Callable[[str], object],
+    ) -> None:
+        """A list of CIDRs (or of addresses, as ``parse`` says), or the name of the shared list."""
+        if isinstance(value, str):
+            if value != shared:
+                self.problem(path, f"must be {shared!r} (the shared data) or a list")
+            return
+        if not value:
+            self.problem(path, "needs at least one entry")
+        for i, text in enumerate(value):
+            try:
+                parse(text)
+            except ValueError as exc:
+                self.problem((*path, i), str(exc))
+
+    def share(self, path: Path_, value: float) -> None:
+        if not 0 <= value <= 1:
+            self.problem(path, f"is a share: it must be between 0 and 1, not {value:g}")
+
+    def at_least(self, path: Path_, value: float, low: float) -> None:
+        if value < low:
+            self.problem(path, f"must be {low} or more, not {value:g}")
 
 
-def _mix_problems(where: str, mix: dict[str, float], s: Scenario, vpn: bool) -> list[str]:
-    out = [f"{where}: unknown app {a!r}" for a in mix if a not in s.apps]
-    out += [f"{where}: {a} is not a VPN app" for a in mix if a in s.apps and s.apps[a].vpn != vpn]
-    if mix and (min(mix.values()) < 0 or sum(mix.values()) <= 0):
-        out.append(f"{where}: weights must be >= 0, not all zero")
-    if not vpn and not mix:
-        out.append(f"{where}: at least one app")
-    return out
+def _address(text: str) -> object:
+    return ipaddress.ip_address(text)
+
+
+def _network(text: str) -> object:
+    """A CIDR, host bits allowed (the simulator picks hosts inside it)."""
+    return ipaddress.ip_network(text, strict=False)
+
+
+def _dotted(path: Path_) -> str:
+    """``groups.household.vpn_share: `` for messages (nothing for the top level)."""
+    return ".".join(str(key) for key in path) + ": " if path else ""
+
+
+def _fits(node: Any, info: mi.Type) -> bool:
+    """Whether ``node`` is of the YAML kind ``info`` asks for (contents are checked apart)."""
+    if isinstance(info, mi.StructType | mi.DictType):
+        return isinstance(node, CommentedMap)
+    if isinstance(info, mi.ListType):
+        return isinstance(node, CommentedSeq)
+    if isinstance(info, mi.BoolType):
+        return isinstance(node, bool)
+    if isinstance(node, bool):
+        return False
+    if isinstance(info, mi.IntType):
+        return isinstance(node, int)
+    if isinstance(info, mi.FloatType):
+        return isinstance(node, int | float)
+    if isinstance(info, mi.StrType):
+        return isinstance(node, str)
+    return False
+
+
+def _describe(info: mi.Type, plural: bool = False) -> str:
+    """What a value of type ``info`` is, in words: "a whole number", "a list of numbers"."""
+    if isinstance(info, mi.UnionType):
+        options = (t for t in info.types if not isinstance(t, mi.NoneType))
+        return " or ".join(_describe(t, plural) for t in options)
+    if isinstance(info, mi.ListType):
+        return f"{'lists' if plural else 'a list'} of {_describe(info.item_type, True)}"
+    if isinstance(info, mi.DictType):
+        mappings = "mappings" if plural else "a mapping"
+        return f"{mappings} of names to {_describe(info.value_type, True)}"
+    one, many = {
+        mi.StructType: ("a mapping", "mappings"),
+        mi.IntType: ("a whole number", "whole numbers"),
+        mi.FloatType: ("a number", "numbers"),
+        mi.StrType: ("text", "text values"),
+        mi.BoolType: ("true or false", "true/false values"),
+    }.get(type(info), ("something else", "something else"))
+    return many if plural else one
+
+
+def _stand_in(info: mi.Type) -> Any:
+    """A neutral value of type ``info``, in place of one that was missing or wrong."""
+    if isinstance(info, mi.UnionType):
+        return _stand_in(info.types[0])
+    if isinstance(info, mi.StructType):
+        return {f.name: _stand_in(f.type) for f in info.fields if f.required}
+    return {
+        mi.ListType: [],
+        mi.DictType: {},
+        mi.IntType: 0,
+        mi.FloatType: 0.0,
+        mi.StrType: "",
+        mi.BoolType: False,
+        mi.NoneType: None,
+    }.get(type(info))

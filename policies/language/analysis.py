@@ -1,4 +1,9 @@
-"""``policy check`` warnings: unused definitions and rules that can never match.
+"""``policy check`` warnings: unknown categories, unused definitions and rules that can never
+match.
+
+A registry set's category that is not one of the known categories
+(:data:`policysim.base.vocabulary.CATEGORIES`) is warned about with the
+closest known name, because a misspelt category silently matches nobody.
 
 A rule can never match when the earlier rules together already decide every
 event it would match. The proof works on a finite partition of each event
@@ -19,6 +24,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
+from policysim.base.vocabulary import CATEGORIES
 from policysim.policies.ipset import IPSet
 from policysim.policies.language.ast import (
     AddressCondition,
@@ -28,7 +34,7 @@ from policysim.policies.language.ast import (
     SetDef,
     ValueCondition,
 )
-from policysim.policies.language.errors import Problem
+from policysim.policies.problems import Problem, suggest
 
 DIMENSIONS = ("src", "dst", "app", "proto", "dport", "sport", "time")
 MAX_SETS_PER_FIELD = 10
@@ -40,12 +46,26 @@ Box = tuple[frozenset[int], ...]
 
 def analyse(policy: Policy) -> list[Problem]:
     """All warnings for a parsed policy, in file order."""
-    warnings = _unused(policy) + _unreachable(policy)
+    warnings = _unknown_categories(policy) + _unused(policy) + _unreachable(policy)
     return sorted(warnings)
 
 
 def _warn(rule_or_def: Rule | SetDef, message: str) -> Problem:
     return Problem(rule_or_def.position, message, severity="warning")
+
+
+def _unknown_categories(policy: Policy) -> list[Problem]:
+    return [
+        Problem(
+            where,
+            f"category {category!r} is not a known registry category"
+            f" {suggest(category, CATEGORIES)}",
+            severity="warning",
+        )
+        for set_def in policy.sets.values()
+        for category, where in set_def.category_positions
+        if category not in CATEGORIES
+    ]
 
 
 def _unused(policy: Policy) -> list[Problem]:

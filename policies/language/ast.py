@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from policysim.policies.ipset import IPSet
-from policysim.policies.language.errors import Position
 from policysim.policies.model import Event
+from policysim.policies.problems import Position
 
 SetKind = Literal["registry", "file", "cidrs"]
 AddressField = Literal["src", "dst"]
@@ -28,7 +28,8 @@ PortField = Literal["dport", "sport"]
 
 @dataclass(frozen=True)
 class SetDef:
-    """A named IP set. ``categories`` is None for ``registry: {}`` (all categories)."""
+    """A named IP set. ``categories`` is None for ``registry: {}`` (all categories);
+    ``category_positions`` says where each category was written, for warnings."""
 
     name: str
     kind: SetKind
@@ -36,6 +37,7 @@ class SetDef:
     categories: frozenset[str] | None = None
     ipset: IPSet | None = None
     source: str = ""
+    category_positions: tuple[tuple[str, Position], ...] = ()
 
     @property
     def is_registry(self) -> bool:

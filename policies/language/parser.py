@@ -1,26 +1,32 @@
 """YAML policy files to the typed AST, with every problem at FILE:LINE:COLUMN.
 
 ruamel.yaml's round-trip loader keeps the line and column of every key and
-value, which is what lets a refusal point at the exact token. The parser
-never stops at the first problem: each section is checked independently and
-all problems are raised together in one :class:`PolicyError`.
+value (see :mod:`policysim.policies.yamldoc`), which is what lets a refusal
+point at the exact token. The parser never stops at the first problem: each
+section is checked independently and all problems are raised together in one
+:class:`PolicyError`.
+
+``app`` and ``proto`` match without regard to case: rule values are
+lower-cased here (:func:`policysim.policies.model.label`) and event values
+when events are decoded, so ``app: WireGuard`` matches an event whose
+``app`` is ``wireguard`` and the other way round. Times written without a UTC offset are
+in the policy's ``timezone`` (UTC when it has none).
+
+A rule may not be called ``default``: verdicts name the deciding rule, and a
+rule of that name could not be told apart from the policy's default decision.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from collections.abc import Mapping
-from datetime import date, datetime, time, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from policysim.base.vocabulary import DECISIONS
 from policysim.policies.ipset import IPSet
@@ -36,9 +42,11 @@ from policysim.policies.language.ast import (
     SetDef,
     ValueCondition,
 )
-from policysim.policies.language.errors import PolicyError, Position, Problem
-from policysim.policies.model import Event
-from policysim.policies.sources import SourceError, load_set_file, load_set_yaml
+from policysim.policies.model import Event, label
+from policysim.policies.problems import Position, Problem, ProblemError, read_text, suggest
+from policysim.policies.sources import load_set_file, load_set_yaml
+from policysim.policies.timestamps import parse_timestamp
+from policysim.policies.yamldoc import kind, load_yaml, plain, position
 
 TOP_KEYS = (
     "policy",
@@ -61,29 +69,28 @@ ADDRESS_KEYS = ("in", "not_in")
 TEST_KEYS = ("name", "event", "expect")
 EXPECT_KEYS = ("decision", "rule", "phase")
 EVENT_KEYS = tuple(Event.__struct_fields__)
+RESERVED_RULE_IDS = ("default",)
 _PORT_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
+
+
+class PolicyError(ProblemError):
+    """A policy file that cannot be used; ``problems`` lists all that were found."""
 
 
 def load_policy(path: str | Path) -> Policy:
     """Read and check a policy file; raises :class:`PolicyError` listing every problem."""
     file = str(path)
     try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise PolicyError([Problem(Position(file, 1, 1), f"cannot read policy: {exc}")]) from exc
-    return parse_policy(raw, file)
+        text = read_text(path)
+    except ProblemError as exc:
+        raise PolicyError(exc.problems) from None
+    return parse_policy(text, file)
 
 
 def parse_policy(raw: bytes | str, file: str) -> Policy:
     """Parse policy text; ``file`` names it in positions and anchors relative set files."""
     data = raw.encode() if isinstance(raw, str) else raw
     return _Parser(file, hashlib.sha256(data).hexdigest()).parse(data.decode("utf-8", "replace"))
-
-
-def _suggest(word: object, choices: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"(expected one of: {', '.join(choices)}){hint}"
 
 
 class _Parser:
@@ -94,25 +101,15 @@ class _Parser:
         self.sha256 = sha256
         self.base = Path(file).parent
         self.problems: list[Problem] = []
-        self.tz: tzinfo = ZoneInfo("UTC")
+        self.tz = ZoneInfo("UTC")
         self.tz_name = "UTC"
+        self.unloaded_sets: set[str] = set()  # named, but refused: references are not errors
 
     # --- positions and problems -------------------------------------------
 
     def at(self, node: Any, key: Any = None, *, of_key: bool = False) -> Position:
         """Position of ``node[key]`` (or of the key itself), or of ``node``."""
-        try:
-            if key is None:
-                line, col = node.lc.line, node.lc.col
-            elif isinstance(node, CommentedSeq):
-                line, col = node.lc.item(key)
-            elif of_key:
-                line, col = node.lc.key(key)
-            else:
-                line, col = node.lc.value(key)
-        except (AttributeError, KeyError, IndexError, TypeError):
-            return Position(self.file, 1, 1)
-        return Position(self.file, line + 1, col + 1)
+        return position(self.file, node, key, of_key=of_key)
 
     def error(self, position: Position, message: str) -> None:
         self.problems.append(Problem(position, message))
@@ -120,7 +117,7 @@ class _Parser:
     def mapping(self, node: Any, where: Position, what: str) -> CommentedMap | None:
         if isinstance(node, CommentedMap):
             return node
-        self.error(where, f"{what} must be a mapping, not {_kind(node)}")
+        self.error(where, f"{what} must be a mapping, not {kind(node)}")
         return None
 
     def known_keys(self, node: CommentedMap, allowed: tuple[str, ...], what: str) -> None:
@@ -128,36 +125,35 @@ class _Parser:
             if key not in allowed:
                 self.error(
                     self.at(node, key, of_key=True),
-                    f"unknown key {key!r} in {what} {_suggest(key, allowed)}",
+                    f"unknown key {key!r} in {what} {suggest(key, allowed)}",
                 )
+
+    def listed(self, parent: Any, key: Any, what: str) -> list[tuple[Any, Position]]:
+        """One value or a non-empty list of values, each with its position."""
+        node, where = parent[key], self.at(parent, key)
+        if not isinstance(node, CommentedSeq):
+            return [(node, where)]
+        if not node:
+            self.error(where, f"{what} must not be an empty list")
+        return [(value, self.at(node, i)) for i, value in enumerate(node)]
 
     def strings(self, parent: Any, key: Any, what: str) -> list[tuple[str, Position]]:
         """One string or a non-empty list of strings, each with its position."""
-        node, where = parent[key], self.at(parent, key)
-        items = (
-            [(v, self.at(node, i)) for i, v in enumerate(node)]
-            if isinstance(node, CommentedSeq)
-            else [(node, where)]
-        )
-        if not items:
-            self.error(where, f"{what} must not be an empty list")
         good = []
-        for value, pos in items:
+        for value, pos in self.listed(parent, key, what):
             if isinstance(value, str) and value:
                 good.append((value, pos))
             else:
-                self.error(pos, f"{what} must be a non-empty string, not {_kind(value)}")
+                self.error(pos, f"{what} must be a non-empty string, not {kind(value)}")
         return good
 
     # --- the file ----------------------------------------------------------
 
     def parse(self, text: str) -> Policy:
         try:
-            doc = YAML(typ="rt").load(text)
-        except MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            where = Position(self.file, mark.line + 1, mark.column + 1) if mark else self.at(None)
-            raise PolicyError([Problem(where, f"not valid YAML: {exc.problem or exc}")]) from None
+            doc = load_yaml(text, self.file)
+        except ProblemError as exc:
+            raise PolicyError(exc.problems) from None
         if not isinstance(doc, CommentedMap):
             raise PolicyError(
                 [Problem(Position(self.file, 1, 1), "a policy must be a YAML mapping")]
@@ -219,18 +215,30 @@ class _Parser:
     def test_registry(self, doc: CommentedMap) -> str | None:
         if "test_registry" not in doc:
             return None
-        value = doc["test_registry"]
-        path = self.base / str(value)
-        if not isinstance(value, str) or not path.is_file():
-            self.error(self.at(doc, "test_registry"), f"test registry file not found: {path}")
+        path = self.file_path(doc, "test_registry", "the test registry")
+        return None if path is None else str(path)
+
+    def file_path(self, parent: CommentedMap, key: str, what: str) -> Path | None:
+        """A file named relative to the policy file; None (and one problem) when it is not one."""
+        value = parent[key]
+        if not (isinstance(value, str) and value):
+            self.error(self.at(parent, key), f"`{key}` must be a file name, not {kind(value)}")
             return None
-        return str(path)
+        path = self.base / value
+        if not path.is_file():
+            self.error(
+                self.at(parent, key),
+                f"{what}: file not found: {path} (a relative name starts from the policy"
+                " file's folder)",
+            )
+            return None
+        return path
 
     def decision(self, parent: Any, key: Any) -> str:
         value = parent[key]
         if value not in DECISIONS:
             self.error(
-                self.at(parent, key), f"unknown decision {value!r} {_suggest(value, DECISIONS)}"
+                self.at(parent, key), f"unknown decision {value!r} {suggest(value, DECISIONS)}"
             )
             return "allow"
         return value
@@ -239,9 +247,8 @@ class _Parser:
 
     def moment(self, parent: Any, key: Any) -> float | None:
         """A time as epoch seconds; text without an offset is in the policy's timezone."""
-        value = parent[key]
         try:
-            return _to_epoch(value, self.tz)
+            return parse_timestamp(parent[key], self.tz)
         except ValueError as exc:
             self.error(self.at(parent, key), str(exc))
             return None
@@ -263,11 +270,13 @@ class _Parser:
         where = self.at(sets, name, of_key=True)
         body = self.mapping(sets[name], self.at(sets, name), f"set {name!r}")
         if body is None:
+            self.unloaded_sets.add(str(name))
             return None
         self.known_keys(body, SET_KINDS, f"set {name!r}")
         kinds = [k for k in SET_KINDS if k in body]
         if len(kinds) != 1:
             self.error(where, f"set {name!r} needs exactly one of: {', '.join(SET_KINDS)}")
+            self.unloaded_sets.add(str(name))
             return None
         kind = kinds[0]
         if kind == "registry":
@@ -292,22 +301,30 @@ class _Parser:
         self.known_keys(spec, ("categories",), f"set {name!r} registry")
         if "categories" not in spec:
             return SetDef(name, "registry", where, source="registry")
-        cats = frozenset(v for v, _ in self.strings(spec, "categories", "a category"))
-        return SetDef(name, "registry", where, categories=cats, source="registry")
+        listed = tuple(self.strings(spec, "categories", "a category"))
+        return SetDef(
+            name,
+            "registry",
+            where,
+            categories=frozenset(v for v, _ in listed),
+            source="registry",
+            category_positions=listed,
+        )
 
     def file_set(self, name: str, body: CommentedMap, where: Position) -> SetDef | None:
-        value = body["file"]
-        path = self.base / str(value)
-        if not isinstance(value, str) or not path.is_file():
-            self.error(self.at(body, "file"), f"set file not found: {path}")
+        path = self.file_path(body, "file", f"set {name!r}")
+        if path is None:
+            self.unloaded_sets.add(name)
             return None
         loader = load_set_yaml if path.suffix in (".yaml", ".yml") else load_set_file
         try:
             ipset, problems = loader(path)
-        except SourceError as exc:
+        except ProblemError as exc:
             problems, ipset = exc.problems, IPSet()
         for p in problems:
-            self.error(Position(str(p.file), p.line, 1), f"in set {name!r}: {p.message}")
+            # A problem with the file as a whole is shown where the policy names the file.
+            at = p.position if p.line else self.at(body, "file")
+            self.error(at, f"in set {name!r}: {p.message}")
         return SetDef(name, "file", where, ipset=ipset, source=str(path))
 
     # --- phases ------------------------------------------------------------
@@ -383,6 +400,12 @@ class _Parser:
         if not (isinstance(rule_id, str) and rule_id):
             self.error(self.at(body), f"rule #{index + 1} needs an `id` (a non-empty string)")
             return None
+        if rule_id in RESERVED_RULE_IDS:
+            self.error(
+                self.at(body, "id"),
+                f"a rule may not be called {rule_id!r}: verdicts could not tell it from the"
+                " policy's default decision; choose another id",
+            )
         conditions: list[Condition] = []
         if body.get("when") is not None:
             when = self.mapping(body["when"], self.at(body, "when"), f"`when` of {rule_id!r}")
@@ -405,7 +428,7 @@ class _Parser:
                     choices = phases or ("(no phases defined)",)
                     self.error(
                         self.at(then, phase, of_key=True),
-                        f"unknown phase {phase!r} in rule {rule_id!r} {_suggest(phase, choices)}",
+                        f"unknown phase {phase!r} in rule {rule_id!r} {suggest(phase, choices)}",
                     )
                 by_phase[str(phase)] = self.decision(then, phase)
             return Rule(rule_id, tuple(conditions), where, by_phase=by_phase)
@@ -428,30 +451,20 @@ class _Parser:
                     continue
                 names = []
                 for name, pos in self.strings(body, op, "a set name"):
-                    if name not in sets:
+                    if name not in sets and name not in self.unloaded_sets:
                         choices = tuple(sets) or ("(no sets defined)",)
-                        self.error(pos, f"unknown set {name!r} {_suggest(name, choices)}")
+                        self.error(pos, f"unknown set {name!r} {suggest(name, choices)}")
                     names.append(name)
                 result.append(AddressCondition(key, tuple(names), op == "not_in", where))
             return result
         if key in ("app", "proto"):
-            values = [v for v, _ in self.strings(when, key, f"`{key}` value")]
-            if key == "proto":
-                values = [v.lower() for v in values]
+            values = [label(v) for v, _ in self.strings(when, key, f"`{key}` value")]
             return [ValueCondition(key, frozenset(values), where)]
         return [PortCondition(key, tuple(self.ports(when, key)), where)]
 
     def ports(self, when: CommentedMap, key: str) -> list[tuple[int, int]]:
-        node = when[key]
-        items = (
-            [(v, self.at(node, i)) for i, v in enumerate(node)]
-            if isinstance(node, CommentedSeq)
-            else [(node, self.at(when, key))]
-        )
-        if not items:
-            self.error(self.at(when, key), f"`{key}` must not be an empty list")
         ranges = []
-        for value, pos in items:
+        for value, pos in self.listed(when, key, f"`{key}`"):
             try:
                 ranges.append(_port_range(value))
             except ValueError as exc:
@@ -520,9 +533,10 @@ class _Parser:
     def known_name(self, expect: CommentedMap, key: str, choices: tuple[str, ...]) -> str | None:
         value = expect[key]
         if value is not None and value not in choices:
-            self.error(
-                self.at(expect, key), f"unknown {key} {value!r} {_suggest(value, choices or ('',))}"
-            )
+            hint = suggest(value, choices or ("",))
+            if key == "rule" and value in RESERVED_RULE_IDS:
+                hint = "(to expect the policy's default decision, write `rule: null`)"
+            self.error(self.at(expect, key), f"unknown {key} {value!r} {hint}")
         return value
 
     def test_event(self, body: CommentedMap, name: str) -> Event | None:
@@ -537,27 +551,10 @@ class _Parser:
             if fields["ts"] is None:
                 return None
         try:
-            return msgspec.convert(_plain(fields), Event)
+            return msgspec.convert(plain(fields), Event)
         except (msgspec.ValidationError, ValueError) as exc:
             self.error(self.at(body, "event"), f"bad event in test {name!r}: {exc}")
             return None
-
-
-def _plain(value: Any) -> Any:
-    """ruamel's commented containers to plain dicts and lists for msgspec."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, CommentedMap):
-        return "a mapping"
-    if isinstance(value, CommentedSeq):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
 
 
 def _overlap(a: Phase, b: Phase) -> bool:
@@ -565,35 +562,6 @@ def _overlap(a: Phase, b: Phase) -> bool:
     start = max(-inf if a.start is None else a.start, -inf if b.start is None else b.start)
     end = min(inf if a.end is None else a.end, inf if b.end is None else b.end)
     return start < end
-
-
-def _to_epoch(value: Any, tz: tzinfo) -> float:
-    """YAML time value (text, datetime, date or number) to epoch seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"bad time {value!r}: expected ISO 8601 text or epoch seconds")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, datetime):
-        moment = value
-    elif isinstance(value, date):
-        moment = datetime.combine(value, time(0))
-    elif isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            pass
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(
-                f"bad time {value!r}: expected ISO 8601 (2024-12-01T00:00:00+05:00)"
-                " or epoch seconds"
-            ) from None
-    else:
-        raise ValueError(f"bad time {value!r}: expected ISO 8601 text or epoch seconds")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment.timestamp()
 
 
 def _port_range(value: Any) -> tuple[int, int]:

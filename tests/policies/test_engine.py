@@ -69,6 +69,15 @@ def decide(engine: Engine, ev: Event) -> tuple[str, str | None, str | None]:
     return v.decision, v.rule, v.phase
 
 
+def test_app_and_proto_match_whatever_their_case() -> None:
+    policy = POLICY.replace("app: [wireguard, openvpn]", "app: [WireGuard, OpenVPN]")
+    engine = Engine([parse_policy(policy, "p.yaml")], registry())
+    for app in ("wireguard", "WIREGUARD", "WireGuard"):
+        assert decide(engine, event("39.60.0.1", 10.0, app=app))[1] == "vpn"
+    endpoint = event("39.60.0.1", 10.0, app=None, dst="198.51.100.3", dport=500, proto="Udp")
+    assert decide(engine, endpoint)[1] == "endpoint"
+
+
 def test_first_matching_rule_decides_by_phase_and_registry_time() -> None:
     engine = Engine([parse_policy(POLICY, "p.yaml")], registry())
     # Not yet registered at 400k: the freelancer is flagged during grace.

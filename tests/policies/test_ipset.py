@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from policysim.policies.address_columns import AddressBatch
+from policysim.policies.address_columns import AddressColumns
 from policysim.policies.addresses import parse_ip
 from policysim.policies.ipset import IPSet
 from policysim.policies.ipset_file import SnapshotError
@@ -101,7 +101,24 @@ def test_membership_equals_ipaddress(cidrs: list[str], extra: list[int]) -> None
     expected = [_reference(cidrs, t) for t in texts]
     assert [ip in ipset for ip in ips] == expected
     assert ipset.contains_batch(ips).tolist() == expected
-    assert ipset.contains_batch(AddressBatch.from_texts(texts)).tolist() == expected
+    assert ipset.contains_batch(AddressColumns.from_texts(texts)).tolist() == expected
+
+
+@given(st.lists(st.one_of(st.sampled_from(["10.0.0.1", "::1", "::ffff:1.2.3.4"]), st.text())))
+def test_address_columns_parse_texts_as_parse_ip_does(texts: list[str]) -> None:
+    try:
+        expected = [parse_ip(text) for text in texts]
+    except ValueError:
+        with pytest.raises(ValueError):
+            AddressColumns.from_texts(texts)
+        return
+    assert AddressColumns.from_texts(texts).ips == expected
+
+
+@pytest.mark.parametrize("text", ["1.2.3", "1.2.3.4 junk", "0x7f.0.0.1", "127.1"])
+def test_address_columns_refuse_what_parse_ip_refuses(text: str) -> None:
+    with pytest.raises(ValueError):
+        AddressColumns.from_texts(["10.0.0.1", text])
 
 
 @PROPERTY

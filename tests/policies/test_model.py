@@ -19,6 +19,7 @@ from policysim.policies.model import (
     decode_message,
     encode,
     event_schema,
+    label,
 )
 
 GOOD = (
@@ -32,6 +33,8 @@ def test_good_event_decodes_and_normalises() -> None:
     assert isinstance(event, Event)
     assert event.proto == "udp"
     assert event.ts == 1732700000.5
+    (event,) = decode_message(GOOD.replace(b'"wireguard"', b'"WireGuard"'))
+    assert event.app == "wireguard"
 
 
 def test_iso_timestamp_becomes_epoch_seconds() -> None:
@@ -39,6 +42,15 @@ def test_iso_timestamp_becomes_epoch_seconds() -> None:
     event = decode_event(raw)
     assert isinstance(event, Event)
     assert event.ts == 1733115600.0
+
+
+def test_a_bad_timestamp_says_how_to_write_one() -> None:
+    rejection = decode_event(GOOD.replace(b"1732700000.5", b'"2024-12-02T10:00:00"'))
+    assert isinstance(rejection, Rejection)
+    assert rejection.detail == (
+        "`ts` '2024-12-02T10:00:00' has no UTC offset: add one, as in 2024-12-01T00:00:00+05:00"
+        " (Z for UTC)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -116,3 +128,12 @@ def test_parse_ip_refuses_what_ipaddress_refuses(text: str) -> None:
         ipaddress.ip_address(text)
     with pytest.raises(ValueError):
         parse_ip(text)
+
+
+@given(st.text(min_size=1))
+def test_app_and_proto_are_compared_in_lower_case(text: str) -> None:
+    assert label(text) == text.lower()
+    event = Event(
+        id="e", ts=0.0, src="1.2.3.4", sport=1, dst="5.6.7.8", dport=2, proto=text, app=text
+    )
+    assert event.app == event.proto == label(text)

@@ -140,11 +140,11 @@ def test_every_problem_is_listed_not_only_the_first(tmp_path: Path) -> None:
     expected = [
         "2:10: `version` must be a whole number >= 0: 'one'",
         "3:11: unknown timezone 'Mars/Olympus'",
-        "5:13: set file not found:",
+        "5:13: set 'f': file not found:",
         "6:3: set 'both' needs exactly one of: registry, file, cidrs",
         "7:34: a category must not be an empty list",
         "10:3: phase 'b' overlaps phase 'a' (defined at 9:3)",
-        "11:13: bad time 'not a time'",
+        "11:13: 'not a time' is not a time: write ISO 8601",
         "12:3: phase 'd' ends before it starts",
         "15:35: `dport`: port out of range 0-65535: '70000'",
         "15:51: `sport`: empty port range (low end above high end): '9-3'",
@@ -230,3 +230,98 @@ def test_the_bundled_examples_parse() -> None:
         policy = load_policy(path)
         assert policy.tests, path
         assert policy.test_registry and Path(policy.test_registry).is_file()
+
+
+def test_a_rule_may_not_be_called_default(tmp_path: Path) -> None:
+    found = problems(
+        """\
+        policy: p
+        version: 1
+        rules:
+          - {id: default, then: block}
+        default: allow
+        """,
+        tmp_path,
+    )
+    assert found == [
+        "4:10: a rule may not be called 'default': verdicts could not tell it from the policy's"
+        " default decision; choose another id",
+    ]
+    found = problems(
+        """\
+        policy: p
+        version: 1
+        rules: [{id: fine, then: allow}]
+        default: allow
+        tests:
+          - name: t
+            event: {src: 1.2.3.4, dst: 5.6.7.8, dport: 1, proto: tcp, ts: 0}
+            expect: {decision: allow, rule: default}
+        """,
+        tmp_path,
+    )
+    assert found == [
+        "8:37: unknown rule 'default' (to expect the policy's default decision, write"
+        " `rule: null`)",
+    ]
+
+
+def test_a_missing_set_file_is_one_problem_where_it_is_named(tmp_path: Path) -> None:
+    found = problems(
+        """\
+        policy: p
+        version: 1
+        sets:
+          vpn: {file: sets/missing.txt}
+          other: {file: 42}
+        rules:
+          - {id: r, when: {dst: {in: [vpn, other]}}, then: block}
+          - {id: s, when: {dst: {not_in: vpn}}, then: flag}
+        default: allow
+        """,
+        tmp_path,
+    )
+    assert found == [
+        f"4:15: set 'vpn': file not found: {tmp_path / 'sets' / 'missing.txt'} (a relative name"
+        " starts from the policy file's folder)",
+        "5:17: `file` must be a file name, not a number (42)",
+    ]
+
+
+def test_an_unreadable_set_file_is_reported_where_it_is_named(tmp_path: Path) -> None:
+    (tmp_path / "sets.txt").write_bytes(b"10.0.0.0/8\n\xff\n")
+    found = problems(
+        """\
+        policy: p
+        version: 1
+        sets: {vpn: {file: sets.txt}}
+        rules: [{id: r, when: {dst: {in: vpn}}, then: block}]
+        default: allow
+        """,
+        tmp_path,
+    )
+    assert found == ["3:20: in set 'vpn': not UTF-8 text (byte 11 cannot be decoded)"]
+
+
+def test_a_missing_or_unreadable_policy_file(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError) as refused:
+        load_policy(tmp_path / "nope.yaml")
+    assert str(refused.value) == f"{tmp_path / 'nope.yaml'}: file not found"
+
+
+def test_app_and_proto_match_whatever_their_case() -> None:
+    policy = parse_policy(
+        """\
+        policy: p
+        version: 1
+        rules:
+          - {id: vpn, when: {app: [WireGuard, openvpn], proto: UDP}, then: block}
+        default: allow
+        """.replace("        ", ""),
+        "p.yaml",
+    )
+    condition = policy.rules[0].conditions
+    assert {c.field: c.values for c in condition} == {
+        "app": frozenset({"wireguard", "openvpn"}),
+        "proto": frozenset({"udp"}),
+    }

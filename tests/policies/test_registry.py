@@ -202,7 +202,7 @@ def test_written_files_load_back_the_same(tmp_path_factory, records: list[Regist
             assert from_jsonl.category_at(ip, t) == expected
 
 
-def test_csv_problems_have_line_numbers(tmp_path) -> None:
+def test_csv_problems_point_at_the_field(tmp_path) -> None:
     path = tmp_path / "registry.csv"
     path.write_text(
         "entity_id,name,category,prefix,registered_at,expires_at\n"
@@ -212,25 +212,47 @@ def test_csv_problems_have_line_numbers(tmp_path) -> None:
         "e3,Late,bank,10.0.0.0/8,2024-11-01T00:00:00,\n"
         "e4,Short,bank\n"
         "e5,Fine,bank,2400:adc0::/32,1730000000,1731000000\n"
+        '"e6","Quoted, Inc.",,10.1.0.0/16,,\n'
+        "e7,Backwards,bank,10.2.0.0/16,1731000000,1730000000\n"
+        ",Nobody,bank,10.3.0.0/16,,\n"
+        "e9,Empty,bank,,,\n"
     )
     registry = load_registry(path)
-    messages = [str(p) for p in registry.problems]
-    assert [m.split(": ")[0] for m in messages] == [f"{path}:3", f"{path}:5", f"{path}:6"]
-    assert "host bits set" in messages[0] and "registered_at" in messages[1]
+    messages = [str(p).removeprefix(f"{path}:") for p in registry.problems]
+    assert messages == [
+        "3:19: bad prefix: host bits set in '39.40.0.1/16' (the network is 39.40.0.0/16)",
+        "5:25: registered_at '2024-11-01T00:00:00' has no UTC offset: add one, as in"
+        " 2024-12-01T00:00:00+05:00 (Z for UTC)",
+        "6: this row has 3 fields but the header has 6"
+        " (entity_id,name,category,prefix,registered_at,expires_at):"
+        " a field is missing or there is a comma too many",
+        "8:21: entity 'e6' has no category: give one, such as freelancer or bank",
+        "9:42: expires_at '1730000000' is not after registered_at '1731000000':"
+        " a registration must end after it starts",
+        "10:1: entity_id is empty: every record needs the id of the registered business or person",
+        "11:15: the prefix is empty: each row registers one address or CIDR prefix",
+    ]
     assert registry.stats()["grants"] == 2
     with pytest.raises(RegistryError) as refused:
         load_registry(path, strict=True)
-    assert len(refused.value.problems) == 3
+    assert refused.value.problems == registry.problems
+    assert str(refused.value) == "\n".join(str(p) for p in registry.problems)
 
 
 def test_csv_header_is_checked(tmp_path) -> None:
     path = tmp_path / "registry.csv"
-    path.write_text("entity,prefix\ne1,10.0.0.0/8\n")
-    with pytest.raises(RegistryError, match=r"registry.csv:1: CSV header"):
+    path.write_text("entity,name,category,prefix,registered_at,expires_at\ne1,,,10.0.0.0/8,,\n")
+    with pytest.raises(RegistryError) as refused:
         load_registry(path)
+    assert [str(p).removeprefix(f"{path}:") for p in refused.value.problems] == [
+        "1: the header lacks the column(s) entity_id: a registry CSV starts with the line"
+        " entity_id,name,category,prefix,registered_at,expires_at (a revoked_at column may follow)",
+        "1:1: unknown column 'entity' (expected one of: entity_id, name, category, prefix,"
+        " registered_at, expires_at, revoked_at); did you mean 'entity_id'?",
+    ]
 
 
-def test_jsonl_problems_have_line_numbers(tmp_path) -> None:
+def test_jsonl_problems_point_at_the_field(tmp_path) -> None:
     path = tmp_path / "registry.jsonl"
     lines = [
         {"entity_id": "e1", "name": "A", "category": "bank", "prefixes": ["10.0.0.0/8"],
@@ -238,11 +260,18 @@ def test_jsonl_problems_have_line_numbers(tmp_path) -> None:
         {"entity_id": "e1", "revoked_at": "2024-12-01T00:00:00+05:00"},
         {"entity_id": "e2", "category": "bank", "prefixes": ["not-a-prefix"]},
         {"entity_id": 5},
+        {"name": "no id"},
     ]  # fmt: skip
     text = "\n".join(msgspec.json.encode(line).decode() for line in lines) + "\n{not json\n"
     path.write_text(text)
     registry = load_registry(path)
-    assert [p.line for p in registry.problems] == [3, 4, 5]
+    messages = [str(p).removeprefix(f"{path}:") for p in registry.problems]
+    assert messages == [
+        "3:37: bad prefix: not an IP address: 'not-a-prefix'",
+        "4:2: entity_id: expected `str`, got `int`",
+        "5: the record lacks entity_id, which every record needs",
+        "6:2: this line is not valid JSON: JSON is malformed: object keys must be strings (byte 1)",
+    ]
     assert registry.version == 2
     december = parse_ip("10.1.1.1")
     assert registry.category_at(december, at(10)) == "bank"
@@ -250,9 +279,14 @@ def test_jsonl_problems_have_line_numbers(tmp_path) -> None:
 
 
 def test_unreadable_or_unknown_files(tmp_path) -> None:
-    with pytest.raises(RegistryError, match="cannot read"):
-        load_registry(tmp_path / "missing.csv")
+    missing = tmp_path / "missing.csv"
+    with pytest.raises(RegistryError) as refused:
+        load_registry(missing)
+    assert str(refused.value) == f"{missing}: file not found"
     other = tmp_path / "registry.txt"
     other.write_text("x")
-    with pytest.raises(RegistryError, match=r"\.csv or \.jsonl"):
+    with pytest.raises(RegistryError) as refused:
         load_registry(other)
+    assert str(refused.value) == (
+        f"{other}: a registry file must end in .csv or .jsonl (JSON lines), not .txt"
+    )

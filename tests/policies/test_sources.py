@@ -1,4 +1,4 @@
-"""Set files: text and YAML lists, with ``FILE:LINE: reason`` problems and strict mode."""
+"""Set files: text and YAML lists, with ``FILE:LINE:COLUMN: reason`` problems and strict mode."""
 
 from __future__ import annotations
 
@@ -17,10 +17,14 @@ def test_text_file_loads_around_bad_lines(tmp_path: Path) -> None:
     path = tmp_path / "set.txt"
     path.write_text(
         "# VPN endpoints\n10.0.0.0/8\n\n  192.0.2.1  # one host\nbogus\n2400:adc0::/32\n"
+        "  10.0.0.1/8\n"
     )
     ipset, problems = load_set_file(path)
     assert ipset == IPSet.from_cidrs(["10.0.0.0/8", "192.0.2.1", "2400:adc0::/32"])
-    assert [str(p) for p in problems] == [f"{path}:5: not an IP address: 'bogus'"]
+    assert [str(p) for p in problems] == [
+        f"{path}:5:1: not an IP address: 'bogus'",
+        f"{path}:7:3: host bits set in '10.0.0.1/8' (the network is 10.0.0.0/8)",
+    ]
     with pytest.raises(SourceError) as refused:
         load_set_file(path, strict=True)
     assert refused.value.problems == problems
@@ -28,23 +32,27 @@ def test_text_file_loads_around_bad_lines(tmp_path: Path) -> None:
 
 def test_yaml_list_with_line_numbers(tmp_path: Path) -> None:
     path = tmp_path / "set.yaml"
-    path.write_text('- 10.0.0.0/8\n- 10.0.0.1/8\n- {a: 1}\n- "::ffff:1.2.3.0/120"\n')
+    path.write_text('- 10.0.0.0/8\n-   10.0.0.1/8\n- {a: 1}\n- "::ffff:1.2.3.0/120"\n- 7\n')
     ipset, problems = load_set_yaml(path)
     assert ipset == IPSet.from_cidrs(["10.0.0.0/8", "1.2.3.0/24"])
-    assert [p.line for p in problems] == [2, 3]
+    assert [(p.line, p.column) for p in problems] == [(2, 5), (3, 3), (5, 3)]
     assert "host bits set" in problems[0].message
+    assert problems[1].message == "expected an address or CIDR, not a mapping"
+    assert problems[2].message == "expected an address or CIDR, not a number (7)"
 
 
 def test_yaml_that_is_not_a_list(tmp_path: Path) -> None:
     path = tmp_path / "set.yaml"
     path.write_text("cidrs: [10.0.0.0/8]\n")
-    with pytest.raises(SourceError, match=r"set.yaml:1: expected a YAML list"):
+    with pytest.raises(SourceError, match=r"set.yaml:1:1: a set file in YAML must be a list"):
         load_set_yaml(path)
     path.write_text("- [unclosed\n")
-    with pytest.raises(SourceError, match="not valid YAML"):
+    with pytest.raises(SourceError, match=r"set.yaml:2:1: not valid YAML"):
         load_set_yaml(path)
-    with pytest.raises(SourceError, match="cannot read"):
+    with pytest.raises(SourceError, match=r"missing.txt: file not found$"):
         load_set_file(tmp_path / "missing.txt")
+    with pytest.raises(SourceError, match=r": is a folder, not a file$"):
+        load_set_file(tmp_path)
 
 
 def test_pakistan_lists_load_cleanly() -> None:
