@@ -83,7 +83,3 @@ class AddressColumns:
         if self.v6:
             out[self.v6_positions] = v6_hits
         return out
-
-
-# The name before "batch" was kept for batches of events; remove once no caller uses it.
-AddressBatch = AddressColumns

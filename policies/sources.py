@@ -18,8 +18,6 @@ from policysim.policies.problems import Position, Problem, ProblemError, read_te
 from policysim.policies.yamldoc import kind, load_yaml, position
 
 # The names this module used before every input shared one problem type.
-SourceProblem = Problem
-SourceError = ProblemError
 
 
 def finish(problems: list[Problem], strict: bool) -> list[Problem]:

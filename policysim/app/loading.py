@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from policysim.app.errors import AppError
 from policysim.policies import registry_files
 from policysim.policies.language import Policy, PolicyError, load_policy
-from policysim.policies.registry import Registry, RegistryError
-from policysim.policies.sources import SourceError
+from policysim.policies.problems import ProblemError
+from policysim.policies.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def load_registry(path: str | None, skip_bad_rows: bool = False) -> Registry:
         return Registry()
     try:
         registry = registry_files.load_registry(path)
-    except (RegistryError, SourceError) as exc:
+    except ProblemError as exc:  # RegistryError among them
         raise LoadError(f"registry {path} refused:", [str(p) for p in exc.problems]) from exc
     if registry.problems and not skip_bad_rows:
         raise LoadError(

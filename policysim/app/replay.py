@@ -45,7 +45,7 @@ class ReplayResult:
 
 
 def _options(request: ReplayRequest) -> ReplayOptions:
-    from policysim.policies.model import parse_timestamp
+    from policysim.policies.timestamps import parse_timestamp
 
     if request.speed < 0:
         raise BadInput(f"--speed {request.speed:g}: 0 (as fast as possible) or more")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from policysim.app.errors import BadInput
 from policysim.base.settings import Settings
+from policysim.base.vocabulary import CATEGORIES
 from policysim.bench.checks import at_least
 from policysim.policies.addresses import format_ip
 from policysim.policies.engine import Engine
@@ -28,7 +29,6 @@ from policysim.policies.registry import Registry, RegistryRecord
 
 TARGET_EVENTS_PER_S = 250_000
 MAX_PREFIXES = 1 << 24  # the registry's IPv4 /24s are drawn without repetition
-CATEGORIES = ("it_company", "software_house", "freelancer", "bank", "call_center", "university")
 START = 1_730_000_000.0  # 2024-10-27, before the phases' boundary
 SPAN = 60 * 86_400.0
 DEADLINE = 1_733_000_000.0

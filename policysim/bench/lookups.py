@@ -31,8 +31,9 @@ from rich.table import Table
 
 from policysim.app.errors import BadInput
 from policysim.base.settings import Settings
+from policysim.base.vocabulary import CATEGORIES
 from policysim.bench.checks import at_least
-from policysim.policies.address_columns import AddressBatch
+from policysim.policies.address_columns import AddressColumns
 from policysim.policies.addresses import parse_ip
 from policysim.policies.ipset import IPSet
 from policysim.policies.registry import Registry, RegistryRecord
@@ -40,7 +41,6 @@ from policysim.simulators.datafiles import data_dir
 
 NOV_1 = 1_730_401_200.0  # 2024-11-01T00:00:00+05:00
 DAY = 86_400.0
-CATEGORIES = ("it_company", "software_house", "freelancer", "bank", "call_center", "embassy")
 V4_LENGTHS = (32, 32, 32, 29, 29, 28, 24, 24, 24, 22, 20, 16)
 V6_LENGTHS = (29, 32, 32, 48, 48, 48, 56, 64, 64, 128)
 
@@ -189,7 +189,7 @@ def bench_size(size: int, args: argparse.Namespace, progress: Progress) -> dict:
 
     batch_ips = (ips * (args.batch // n + 1))[: args.batch]
     batch_ts = np.resize(np.array(ts), args.batch)
-    prepared = AddressBatch(batch_ips)
+    prepared = AddressColumns(batch_ips)
     values = prepared.v4
 
     def floor() -> np.ndarray:
@@ -200,11 +200,11 @@ def bench_size(size: int, args: argparse.Namespace, progress: Progress) -> dict:
     nb = args.batch
     batch = _rates(
         {
-            "policysim IPSet.contains_batch(AddressBatch)": (
+            "policysim IPSet.contains_batch(AddressColumns)": (
                 lambda: ours.contains_batch(prepared),
                 nb,
             ),
-            "policysim AddressBatch(tuples) + contains_batch": (
+            "policysim AddressColumns(tuples) + contains_batch": (
                 lambda: ours.contains_batch(batch_ips),
                 nb,
             ),
@@ -324,7 +324,7 @@ def targets(results: dict) -> list[dict]:
         event, batch = size["per_event_ipv4"], size["batch_ipv4"]
         tri = event["pytricia (int key)"]
         ours_event = event["policysim IPSet.contains_v4(int)"]
-        ours_batch = batch["policysim IPSet.contains_batch(AddressBatch)"]
+        ours_batch = batch["policysim IPSet.contains_batch(AddressColumns)"]
         floor = batch["numpy.searchsorted floor (merged ranges)"]
         label = f"{size['prefixes']:,}"
         rows += [

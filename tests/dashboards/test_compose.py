@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
+from ruamel.yaml import YAML
+
+_yaml = YAML(typ="safe")
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -35,7 +37,7 @@ def resolved() -> dict:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    return yaml.safe_load(result.stdout)
+    return _yaml.load(result.stdout)
 
 
 def project_services(resolved: dict) -> dict[str, dict]:
@@ -132,11 +134,11 @@ def test_mounted_files_exist_and_match_what_the_services_read(resolved: dict) ->
             assert Path(source).resolve().is_relative_to(ROOT), f"{name}: {source}"
             mounts[(name, target)] = Path(source)
     prom_dir = mounts[("prometheus", "/etc/prometheus")]
-    config = yaml.safe_load((prom_dir / "prometheus.yml").read_text())
+    config = _yaml.load((prom_dir / "prometheus.yml").read_text())
     for rule_file in config["rule_files"]:
         assert (prom_dir / rule_file).is_file()
     provisioning = mounts[("grafana", "/etc/grafana/provisioning")]
-    providers = yaml.safe_load((provisioning / "dashboards" / "policysim.yml").read_text())
+    providers = _yaml.load((provisioning / "dashboards" / "policysim.yml").read_text())
     path = providers["providers"][0]["options"]["path"]
     dashboards = mounts[("grafana", path)]
     assert sorted(p.name for p in dashboards.glob("*.json")) == ["comparison.json", "overview.json"]
@@ -146,7 +148,7 @@ def test_mounted_files_exist_and_match_what_the_services_read(resolved: dict) ->
 
 
 def test_scrape_targets_and_datasource_point_at_compose_services(resolved: dict) -> None:
-    config = yaml.safe_load((ROOT / "dashboards/prometheus/prometheus.yml").read_text())
+    config = _yaml.load((ROOT / "dashboards/prometheus/prometheus.yml").read_text())
     targets = config["scrape_configs"][0]["static_configs"][0]["targets"]
     workers = [n for n, s in project_services(resolved).items() if s["command"][0] == "worker"]
     assert sorted(targets) == sorted(f"{w}:{WORKER_METRICS_PORT}" for w in workers)
@@ -154,7 +156,7 @@ def test_scrape_targets_and_datasource_point_at_compose_services(resolved: dict)
         command = resolved["services"][worker]["command"]
         assert command[command.index("--metrics-port") + 1] == WORKER_METRICS_PORT
         assert resolved["services"][worker]["environment"]["POLICYSIM_METRICS_HOST"] == "0.0.0.0"
-    datasource = yaml.safe_load(
+    datasource = _yaml.load(
         (ROOT / "dashboards/grafana/provisioning/datasources/policysim.yml").read_text()
     )["datasources"][0]
     prometheus = resolved["services"]["prometheus"]

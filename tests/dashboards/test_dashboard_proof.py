@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 from kafka import KafkaProducer
 from kafka_topics import private_settings
+from ruamel.yaml import YAML
 
 from policysim.base.settings import Settings
 from policysim.cli import main
@@ -35,6 +35,8 @@ from policysim.dashboards.queries import PanelQuery, annotation_queries, fill, p
 from policysim.dashboards.snapshot import enforced_policy, variable_values
 from policysim.streams.broker import EmbeddedBroker, free_port
 from policysim.streams.kafka_config import kafka_python_kwargs
+
+_yaml = YAML(typ="safe")
 
 pytestmark = [
     pytest.mark.kafka,
@@ -120,13 +122,13 @@ def policysim(*args: str) -> list[str]:
 
 def prometheus_config(tmp: Path, worker_port: int) -> Path:
     """The project's prometheus.yml, pointed at the test's worker and scraping every second."""
-    config = yaml.safe_load((PROM_DIR / "prometheus.yml").read_text())
+    config = _yaml.load((PROM_DIR / "prometheus.yml").read_text())
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
     config["rule_files"] = [str(PROM_DIR / path) for path in config["rule_files"]]
     (job,) = config["scrape_configs"]
     job["static_configs"] = [{"targets": [f"127.0.0.1:{worker_port}"]}]
     path = tmp / "prometheus.yml"
-    path.write_text(yaml.safe_dump(config))
+    _yaml.dump(config, path)
     return path
 
 
@@ -257,7 +259,7 @@ def all_queries() -> list[PanelQuery]:
 def recording_rules() -> list[str]:
     names = []
     for path in sorted((PROM_DIR / "rules").glob("*.yml")):
-        for group in yaml.safe_load(path.read_text())["groups"]:
+        for group in _yaml.load(path.read_text())["groups"]:
             names += [rule["record"] for rule in group["rules"] if "record" in rule]
     return names
 

@@ -7,14 +7,16 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 from prometheus_client.registry import CollectorRegistry
+from ruamel.yaml import YAML
 
 from policysim.cli import main
 from policysim.dashboards import generate
 from policysim.dashboards.builders import DATASOURCE
 from policysim.dashboards.queries import annotation_queries, fill, legend_text, panel_queries
 from policysim.streams.metrics import WorkerMetrics
+
+_yaml = YAML(typ="safe")
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "dashboards" / "prometheus" / "rules"
@@ -27,7 +29,7 @@ def boards() -> list[dict]:
 def recorded_names() -> set[str]:
     names = set()
     for path in RULES.glob("*.yml"):
-        for group in yaml.safe_load(path.read_text())["groups"]:
+        for group in _yaml.load(path.read_text())["groups"]:
             names |= {rule["record"] for rule in group["rules"] if "record" in rule}
     return names
 
@@ -73,7 +75,7 @@ def test_every_query_reads_exported_metrics_or_recording_rules() -> None:
 def test_recording_and_alert_rules_read_exported_metrics() -> None:
     known = exported_names() | recorded_names()
     for path in RULES.glob("*.yml"):
-        for group in yaml.safe_load(path.read_text())["groups"]:
+        for group in _yaml.load(path.read_text())["groups"]:
             for rule in group["rules"]:
                 names = set(re.findall(r"\b(policysim[:_][\w:]*|up)\b", rule["expr"]))
                 unknown = names - known
@@ -81,7 +83,7 @@ def test_recording_and_alert_rules_read_exported_metrics() -> None:
 
 
 def test_panels_use_the_provisioned_datasource_and_the_dashboard_variables() -> None:
-    provisioned = yaml.safe_load(
+    provisioned = _yaml.load(
         (ROOT / "dashboards/grafana/provisioning/datasources/policysim.yml").read_text()
     )["datasources"]
     assert [d["uid"] for d in provisioned] == [DATASOURCE.uid]

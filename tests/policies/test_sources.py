@@ -9,7 +9,8 @@ import pytest
 from policysim.base.settings import Settings
 from policysim.policies.addresses import parse_ip
 from policysim.policies.ipset import IPSet
-from policysim.policies.sources import SourceError, load_set_file, load_set_yaml
+from policysim.policies.problems import ProblemError
+from policysim.policies.sources import load_set_file, load_set_yaml
 from policysim.simulators.datafiles import data_dir
 
 
@@ -25,7 +26,7 @@ def test_text_file_loads_around_bad_lines(tmp_path: Path) -> None:
         f"{path}:5:1: not an IP address: 'bogus'",
         f"{path}:7:3: host bits set in '10.0.0.1/8' (the network is 10.0.0.0/8)",
     ]
-    with pytest.raises(SourceError) as refused:
+    with pytest.raises(ProblemError) as refused:
         load_set_file(path, strict=True)
     assert refused.value.problems == problems
 
@@ -44,14 +45,14 @@ def test_yaml_list_with_line_numbers(tmp_path: Path) -> None:
 def test_yaml_that_is_not_a_list(tmp_path: Path) -> None:
     path = tmp_path / "set.yaml"
     path.write_text("cidrs: [10.0.0.0/8]\n")
-    with pytest.raises(SourceError, match=r"set.yaml:1:1: a set file in YAML must be a list"):
+    with pytest.raises(ProblemError, match=r"set.yaml:1:1: a set file in YAML must be a list"):
         load_set_yaml(path)
     path.write_text("- [unclosed\n")
-    with pytest.raises(SourceError, match=r"set.yaml:2:1: not valid YAML"):
+    with pytest.raises(ProblemError, match=r"set.yaml:2:1: not valid YAML"):
         load_set_yaml(path)
-    with pytest.raises(SourceError, match=r"missing.txt: file not found$"):
+    with pytest.raises(ProblemError, match=r"missing.txt: file not found$"):
         load_set_file(tmp_path / "missing.txt")
-    with pytest.raises(SourceError, match=r": is a folder, not a file$"):
+    with pytest.raises(ProblemError, match=r": is a folder, not a file$"):
         load_set_file(tmp_path)
 
 
