@@ -13,6 +13,7 @@ bad input becomes a :class:`Rejection` whose ``reason`` is one of
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import msgspec
@@ -32,7 +33,31 @@ REJECT_REASONS: tuple[str, ...] = (
     "bad_timestamp",
     "bad_value",
     "oversize",
+    "internal_error",
 )
+
+# Event times outside this window (epoch seconds, half open) are ``bad_timestamp``: a
+# year like 1e20 is a unit mistake, not an event. The worker sets it from the settings
+# ``earliest_event_year`` and ``latest_event_year`` (:func:`set_time_window`).
+_time_window: tuple[float, float] = (0.0, 4133980800.0)  # 1970-01-01 .. 2101-01-01
+
+# C0 and C1 control characters (NUL included): never part of an id or a label.
+_CONTROL = re.compile("[\\x00-\\x1f\\x7f-\\x9f]")
+
+
+def set_time_window(earliest_year: int, latest_year: int) -> None:
+    """Accept event times from 1 January of ``earliest_year`` to 31 December of ``latest_year``."""
+    from datetime import UTC, datetime
+
+    global _time_window
+    start = datetime(earliest_year, 1, 1, tzinfo=UTC).timestamp()
+    end = datetime(latest_year + 1, 1, 1, tzinfo=UTC).timestamp()
+    _time_window = (start, end)
+
+
+def time_window() -> tuple[float, float]:
+    """The accepted event times as epoch seconds ``[start, end)``."""
+    return _time_window
 
 
 class Truth(msgspec.Struct, omit_defaults=True):
@@ -77,10 +102,23 @@ class Event(msgspec.Struct, omit_defaults=True):
                 self.ts = parse_timestamp(self.ts)
             except ValueError as exc:
                 raise ValueError(f"bad_timestamp: `ts` {exc}") from None
+        start, end = _time_window
+        if not start <= self.ts < end:  # NaN fails every comparison
+            raise ValueError(f"bad_timestamp: `ts` {self.ts!r} is outside the accepted years")
         if not self.id:
             raise ValueError("bad_value: `id` is empty")
+        if not self.proto:
+            raise ValueError("bad_value: `proto` is empty")
+        # isprintable() is the fast common answer; the pattern decides the rare rest
+        # (a non-breaking space is not printable, but it is not a control character).
+        for name in ("id", "proto", "app"):
+            text = getattr(self, name)
+            if text is not None and not text.isprintable() and _CONTROL.search(text):
+                raise ValueError(f"bad_value: `{name}` contains a control character: {text!r}")
         for name in ("src", "dst"):
             text = getattr(self, name)
+            if "%" in text:
+                raise ValueError(f"bad_address: `{name}` carries a zone id: {text!r}")
             try:
                 parse_ip(text)
             except ValueError:
@@ -119,12 +157,25 @@ class Verdict(msgspec.Struct, omit_defaults=True):
 
 
 class Rejection(msgspec.Struct, omit_defaults=True):
-    """Input that could not become an event, with why and where it came from."""
+    """Input that could not become an event, with why and where it came from.
+
+    ``raw`` is the input as text; for input over the size limit only its first
+    :data:`HEAD_BYTES`, with the last :data:`TAIL_BYTES` in ``tail``. ``size`` is
+    the input's length, ``id`` the event id when one could be read, ``index``
+    the position inside an envelope, ``partition`` and ``offset`` the Kafka
+    message's: enough to find the input again.
+    """
 
     reason: str
     detail: str
     raw: str = ""
     source: str = ""
+    size: int | None = None
+    id: str | None = None
+    index: int | None = None
+    partition: int | None = None
+    offset: int | None = None
+    tail: str | None = None
 
 
 def label(text: str) -> str:
@@ -138,10 +189,19 @@ def label(text: str) -> str:
     return text if text.islower() else text.lower()
 
 
+# A rejected input over the size limit keeps this much of its start and of its end.
+HEAD_BYTES = 1024
+TAIL_BYTES = 256
+
 _event_decoder = msgspec.json.Decoder(Event)
 _envelope_decoder = msgspec.json.Decoder(list[Event])
 _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _encoder = msgspec.json.Encoder()
+_string_decoder = msgspec.json.Decoder(str)
+
+# What splits an envelope that is not valid JSON: whole strings (skipped), brackets, commas.
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"?|[\[\]{},]')
+_ID = re.compile(rb'"id"\s*:\s*("(?:[^"\\]|\\.){1,256}")')
 
 
 def _reason_of(error: msgspec.ValidationError) -> tuple[str, str]:
@@ -161,43 +221,158 @@ def _reason_of(error: msgspec.ValidationError) -> tuple[str, str]:
     return "bad_value", message
 
 
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="replace")
+def _text(raw: bytes | str) -> str:
+    return raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
+
+
+def _readable_id(raw: bytes | str) -> str | None:
+    """The event id in input that is not an event, when it can be found."""
+    found = _ID.search(raw.encode("utf-8", errors="replace") if isinstance(raw, str) else raw)
+    if found is None:
+        return None
+    try:
+        return _string_decoder.decode(found.group(1))
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+
+
+def internal_error(exc: BaseException, raw: bytes | str, source: str = "") -> Rejection:
+    """A rejection for a failure nobody foresaw, named by its class and message."""
+    text = _text(raw[:HEAD_BYTES]) if isinstance(raw, bytes | str) else repr(raw)[:HEAD_BYTES]
+    size = len(raw) if isinstance(raw, bytes | str) else None
+    detail = f"{type(exc).__name__}: {exc}"
+    return Rejection(reason="internal_error", detail=detail, raw=text, source=source, size=size)
+
+
+def oversize(raw: bytes, source: str, max_bytes: int) -> Rejection:
+    """An input over ``max_bytes``: its size, id, first and last bytes, not all of it."""
+    return Rejection(
+        reason="oversize",
+        detail=f"{len(raw)} bytes exceed the limit of {max_bytes}",
+        raw=_text(raw[:HEAD_BYTES]),
+        tail=_text(raw[-TAIL_BYTES:]),
+        size=len(raw),
+        id=_readable_id(raw),
+        source=source,
+    )
 
 
 def decode_event(raw: bytes | str, source: str = "") -> Event | Rejection:
-    """Decode one JSON object into an :class:`Event`, or say why not."""
+    """Decode one JSON object into an :class:`Event`, or say why not; never raises."""
     try:
         return _event_decoder.decode(raw)
     except msgspec.ValidationError as exc:
         reason, detail = _reason_of(exc)
     except msgspec.DecodeError as exc:
         reason, detail = "not_json", str(exc)
-    text = raw if isinstance(raw, str) else _text(raw)
-    return Rejection(reason=reason, detail=detail, raw=text, source=source)
+    except UnicodeDecodeError as exc:
+        reason, detail = "not_json", f"not UTF-8: {exc.reason} at byte {exc.start} of a string"
+    except RecursionError:
+        reason, detail = "not_json", "nested too deeply to be an event"
+    except Exception as exc:  # a bad line must never end the input
+        return internal_error(exc, raw, source)
+    return Rejection(
+        reason=reason,
+        detail=detail,
+        raw=_text(raw),
+        source=source,
+        size=len(raw),
+        id=_readable_id(raw),
+    )
 
 
 def decode_message(raw: bytes, source: str = "", max_bytes: int = 0) -> list[Event | Rejection]:
     """Decode a Kafka message: one event object, or an envelope (a JSON array) of them.
 
-    A bad event inside an envelope rejects only itself; its ``source`` gets
-    ``#index`` appended so it can be found again.
+    Never raises, and never returns an empty list: every message is at least
+    one item to count. An envelope is split into its items first, so a bad or
+    oversized item rejects only itself, with its ``index`` (and ``#index``
+    appended to its ``source``); an empty envelope is one ``not_an_event``.
+    ``max_bytes`` applies to each event, not to the envelope.
     """
-    if max_bytes and len(raw) > max_bytes:
-        detail = f"message of {len(raw)} bytes exceeds the limit of {max_bytes}"
-        return [Rejection(reason="oversize", detail=detail, raw=_text(raw[:1024]), source=source)]
-    if raw[:1].isspace():
-        raw = raw.lstrip()
-    if not raw.startswith(b"["):
-        return [decode_event(raw, source)]
     try:
-        return list(_envelope_decoder.decode(raw))
-    except msgspec.ValidationError:
-        pass
-    except msgspec.DecodeError as exc:
-        return [Rejection(reason="not_json", detail=str(exc), raw=_text(raw), source=source)]
-    parts = _raw_list_decoder.decode(raw)
-    return [decode_event(bytes(part), f"{source}#{i}") for i, part in enumerate(parts)]
+        if not raw:
+            return [Rejection(reason="not_json", detail="an empty message", source=source, size=0)]
+        if raw[:1].isspace():
+            raw = raw.lstrip()
+        if not raw.startswith(b"["):
+            if max_bytes and len(raw) > max_bytes:
+                return [oversize(raw, source, max_bytes)]
+            return [decode_event(raw, source)]
+        if not max_bytes or len(raw) <= max_bytes:
+            try:
+                events = _envelope_decoder.decode(raw)
+            except Exception:  # the item by item path says what was wrong
+                events = None
+            if events:
+                return events
+        return _decode_items(raw, source, max_bytes)
+    except Exception as exc:  # the last line of defence of the stream
+        return [internal_error(exc, raw, source)]
+
+
+def _decode_items(raw: bytes, source: str, max_bytes: int) -> list[Event | Rejection]:
+    """An envelope item by item: each an event or a rejection carrying its index."""
+    try:
+        parts = [bytes(part) for part in _raw_list_decoder.decode(raw)]
+    except Exception:  # not JSON as a whole: split it at its own commas
+        parts = split_envelope(raw)
+    if not parts:
+        detail = "an envelope with no events"
+        return [
+            Rejection(
+                reason="not_an_event",
+                detail=detail,
+                raw=_text(raw[:HEAD_BYTES]),
+                source=source,
+                size=len(raw),
+            )
+        ]
+    items: list[Event | Rejection] = []
+    for index, part in enumerate(parts):
+        where = f"{source}#{index}"
+        if max_bytes and len(part) > max_bytes:
+            item = oversize(part, where, max_bytes)
+        else:
+            item = decode_event(part, where)
+        if isinstance(item, Rejection):
+            item.index = index
+        items.append(item)
+    return items
+
+
+def split_envelope(raw: bytes) -> list[bytes]:
+    """The top-level items of a JSON array that may be broken anywhere.
+
+    Commas at depth one separate items; strings are skipped whole. An array
+    never closed ends at the end of the input; text after its closing bracket
+    is one more item (which then fails to decode), so nothing is dropped.
+    """
+    parts: list[bytes] = []
+    depth, start, rest = 0, 1, b""
+    for match in _TOKENS.finditer(raw):
+        token = match.group()
+        if token[:1] == b'"':
+            continue
+        if token == b"[" or token == b"{":
+            depth += 1
+        elif token == b"]" or token == b"}":
+            depth -= 1
+            if depth == 0:
+                parts.append(raw[start : match.start()])
+                rest = raw[match.end() :]
+                break
+        elif depth == 1:
+            parts.append(raw[start : match.start()])
+            start = match.end()
+    else:
+        parts.append(raw[start:])
+    parts = [part.strip() for part in parts]
+    if parts == [b""]:
+        parts = []
+    if rest.strip():
+        parts.append(rest.strip())
+    return parts
 
 
 def encode(obj: Event | Verdict | Rejection | list) -> bytes:
