@@ -15,13 +15,14 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-from collections.abc import Iterable, Iterator, Mapping
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-from policysim.policies.model import Event, Rejection, decode_event
+from policysim.policies.model import Event, Rejection, decode_event, internal_error
 
 FORMATS: tuple[str, ...] = ("auto", "zeek", "jsonl", "csv")
 
@@ -145,14 +146,20 @@ def _convert(field: str, value: Any) -> Any:
         if field in _INT_FIELDS:
             return int(value)
         if field in _FLOAT_FIELDS:
-            return float(value)
+            number = float(value)
+            # NaN and infinity stay text, which the decoder rejects with its reason
+            return number if math.isfinite(number) else value
     except ValueError:
         return value
     return value
 
 
 def _decode_mapped(fields: dict[str, Any], raw: str, source: str) -> Event | Rejection:
-    item = decode_event(orjson.dumps(fields), source)
+    try:
+        document = orjson.dumps(fields)
+    except TypeError as exc:  # a number beyond 64 bits
+        return _reject("bad_value", f"not representable as an event: {exc}", raw, source)
+    item = decode_event(document, source)
     if isinstance(item, Rejection):
         item.raw = raw
     return item
@@ -162,6 +169,16 @@ def _reject(reason: str, detail: str, raw: str, source: str) -> Rejection:
     return Rejection(reason=reason, detail=detail, raw=raw, source=source)
 
 
+def _safely(
+    read: Callable[..., Event | Rejection], raw: bytes | str, source: str, *args: Any
+) -> Event | Rejection:
+    """``read(*args)``, or an ``internal_error`` rejection: one line never ends the file."""
+    try:
+        return read(*args)
+    except Exception as exc:  # a reader's bug is the line's reject, not the file's end
+        return internal_error(exc, raw, source)
+
+
 def _read_json_lines(stream: IO[bytes], name: str) -> Iterator[ReadItem]:
     for number, line in enumerate(stream, start=1):
         stripped = line.strip()
@@ -169,7 +186,7 @@ def _read_json_lines(stream: IO[bytes], name: str) -> Iterator[ReadItem]:
             continue
         source = f"{name}:{number}"
         if b'"id.orig_h"' in stripped or b'"uid"' in stripped:
-            yield number, _zeek_json(stripped, source)
+            yield number, _safely(_zeek_json, stripped, source, stripped, source)
         else:
             yield number, decode_event(stripped, source)
 
@@ -209,7 +226,11 @@ def _read_zeek_tsv(stream: IO[bytes], name: str) -> Iterator[ReadItem]:
         if text.startswith("#"):
             key, _, value = text.partition(" " if text.startswith("#separator") else separator)
             if key == "#separator":
-                separator = _unescape_separator(value.strip())
+                try:
+                    separator = _unescape_separator(value.strip()) or separator
+                except ValueError as exc:  # the tab stays
+                    detail = f"unreadable #separator header: {exc}"
+                    yield number, _reject("bad_value", detail, text, f"{name}:{number}")
             elif key in ("#unset_field", "#empty_field"):
                 unset.add(value)
             elif key == "#fields":
@@ -227,8 +248,14 @@ def _read_zeek_tsv(stream: IO[bytes], name: str) -> Iterator[ReadItem]:
             detail = f"row has {len(cells)} columns, the #fields header has {width}"
             yield number, _reject("bad_value", detail, text, source)
             continue
-        fields = {f: _convert(f, cells[i]) for i, f in columns if cells[i] not in unset}
-        yield number, _decode_mapped(fields, text, source)
+        yield number, _safely(_zeek_row, text, source, cells, columns, unset, text, source)
+
+
+def _zeek_row(
+    cells: list[str], columns: list[tuple[int, str]], unset: set[str], text: str, source: str
+) -> Event | Rejection:
+    fields = {f: _convert(f, cells[i]) for i, f in columns if cells[i] not in unset}
+    return _decode_mapped(fields, text, source)
 
 
 def _read_csv(
@@ -249,8 +276,16 @@ def _read_csv(
     columns = [(header.index(column), field) for field, column in mapping.items()]
     generate_ids = "id" not in mapping
     last = reader.line_num
-    for row in reader:
+    while True:
         number = last + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field over the csv module's size limit
+            last = reader.line_num
+            yield number, _reject("bad_value", f"unreadable CSV row: {exc}", "", f"{name}:{number}")
+            continue
         last = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
@@ -260,7 +295,13 @@ def _read_csv(
             detail = f"row has {len(row)} columns, the header has {len(header)}"
             yield number, _reject("bad_value", detail, raw, source)
             continue
-        fields = {f: _convert(f, row[i]) for i, f in columns if row[i] != ""}
-        if generate_ids:
-            fields["id"] = source
-        yield number, _decode_mapped(fields, raw, source)
+        yield number, _safely(_csv_row, raw, source, row, columns, generate_ids, raw, source)
+
+
+def _csv_row(
+    row: list[str], columns: list[tuple[int, str]], generate_ids: bool, raw: str, source: str
+) -> Event | Rejection:
+    fields = {f: _convert(f, row[i]) for i, f in columns if row[i] != ""}
+    if generate_ids:
+        fields["id"] = source
+    return _decode_mapped(fields, raw, source)

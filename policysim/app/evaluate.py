@@ -22,7 +22,8 @@ from policysim.app.loading import load_policies, load_registry
 from policysim.app.outputs import output_file
 from policysim.base.vocabulary import DECISIONS
 from policysim.policies.engine import Engine
-from policysim.policies.model import Event, Rejection, decode_event, encode
+from policysim.policies.guarded import evaluate_guarded
+from policysim.policies.model import Event, Rejection, decode_event, encode, internal_error
 from policysim.report.collect import VerdictSink
 from policysim.simulators.logfiles import ReaderError, parse_csv_mapping, read_events
 from policysim.simulators.rejects import RejectsFile, default_rejects_path
@@ -82,22 +83,28 @@ def evaluate_stream(
     batch: list[Event] = []
     line = 0
 
+    def reject(item: Rejection) -> None:
+        summary.rejected += 1
+        rejects(item)
+
     def flush(line: int) -> None:
-        results = engine.evaluate(batch)
+        results, failures = evaluate_guarded(engine, batch)
+        for index, exc in failures:
+            reject(internal_error(exc, encode(batch[index]), batch[index].id))
         lines = []
         for per_event in zip(*results, strict=True):
             for counts, verdict in zip(summary.decisions, per_event, strict=True):
                 counts[verdict.decision] += 1
                 lines.append(encode(verdict))
-        out.write(b"\n".join(lines) + b"\n")
-        summary.events += len(batch)
+        if lines:
+            out.write(b"\n".join(lines) + b"\n")
+        summary.events += len(results[0]) if results else 0
         batch.clear()
         progress(line)
 
     for line, item in items:
         if isinstance(item, Rejection):
-            summary.rejected += 1
-            rejects(item)
+            reject(item)
             continue
         batch.append(item)
         if len(batch) >= batch_size:
