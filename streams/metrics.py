@@ -135,6 +135,20 @@ class WorkerMetrics:
             ["reason"],
             registry=r,
         )
+        self.accounted_messages = Counter(
+            "policysim_accounted_messages",
+            "Kafka messages per input partition and outcome: in = evaluated (at least one "
+            "event decided) + rejected (all of it to the dead-letter topic)",
+            ["partition", "outcome"],
+            registry=r,
+        )
+        self.accounted_events = Counter(
+            "policysim_accounted_events",
+            "Events (an envelope's items one by one) per input partition and outcome: "
+            "in = evaluated + rejected",
+            ["partition", "outcome"],
+            registry=r,
+        )
         self.registry_prefixes = Gauge(
             "policysim_registry_prefixes", "Registered prefixes", ["family"], registry=r
         )
@@ -187,6 +201,8 @@ class WorkerMetrics:
         self._by_category = _Children(self.by_category)
         self._truth = _Children(self.truth)
         self._rejected = _Children(self.rejected)
+        self._accounted_messages = _Children(self.accounted_messages)
+        self._accounted_events = _Children(self.accounted_events)
         # Every reason exists from the start at 0, so rate() counts the very first reject.
         for reason in REJECT_REASONS:
             self._rejected.get(reason)
@@ -210,6 +226,24 @@ class WorkerMetrics:
 
     def count_rejections(self, reasons: Iterable[str]) -> None:
         self._rejected.add(Tally((reason,) for reason in reasons))
+
+    def count_accounts(self, accounts: dict[int, list[int]]) -> None:
+        """Add a batch's per-partition accounts.
+
+        ``accounts`` maps a partition to ``[messages in, messages evaluated,
+        events evaluated, events rejected]``; the rest follows from the
+        invariant, so the counters cannot disagree with it.
+        """
+        for partition, (messages_in, evaluated, events_ok, events_bad) in accounts.items():
+            label = str(partition)
+            messages = self._accounted_messages
+            messages.get(label, "in").inc(messages_in)
+            messages.get(label, "evaluated").inc(evaluated)
+            messages.get(label, "rejected").inc(messages_in - evaluated)
+            events = self._accounted_events
+            events.get(label, "in").inc(events_ok + events_bad)
+            events.get(label, "evaluated").inc(events_ok)
+            events.get(label, "rejected").inc(events_bad)
 
     def set_registry(self, stats: dict[str, Any]) -> None:
         """Publish :meth:`Registry.stats` figures."""
