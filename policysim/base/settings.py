@@ -70,6 +70,12 @@ class Settings:
     max_event_bytes: int = field(
         default=65536, metadata={"help": "larger messages go to the dead-letter topic"}
     )
+    earliest_event_year: int = field(
+        default=1970, metadata={"help": "events timed before 1 January of this year are rejected"}
+    )
+    latest_event_year: int = field(
+        default=2100, metadata={"help": "events timed after 31 December of this year are rejected"}
+    )
     metrics_host: str = field(default="127.0.0.1", metadata={"help": "metrics bind address"})
     metrics_port: int = field(default=9464, metadata={"help": "metrics port; 0 picks a free one"})
     policy_watch_seconds: float = field(
