@@ -48,11 +48,12 @@ class KafkaSink:
         settings = settings.replace(bootstrap=target.bootstrap)
         self.producer = make_producer(producer, settings, target.topic)
         self.batch, self.linger = batch, linger
+        self.max_bytes = settings.max_event_bytes
         self.enveloper: Enveloper | None = None
 
     async def start(self) -> None:
         partitions = await self.producer.start()
-        self.enveloper = Enveloper(partitions, self.batch, self.linger)
+        self.enveloper = Enveloper(partitions, self.batch, self.linger, self.max_bytes)
 
     async def put(self, src: str, value: bytes, sent_at: float) -> None:
         assert self.enveloper is not None

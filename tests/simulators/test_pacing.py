@@ -6,6 +6,8 @@ import asyncio
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policysim.simulators.pacing import at_rate, pump, send_all
 from policysim.simulators.sinks import MemorySink
@@ -102,6 +104,27 @@ def test_envelopes_fill_linger_and_keep_a_source_on_one_partition() -> None:
     [last] = env.expired(now=0.03)
     assert last.events == 1 and json.loads(last.value) == {"i": 6} and last.key == b"10.1.1.1"
     assert env.drain() == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=1, max_value=400), max_size=60),
+    batch=st.integers(min_value=2, max_value=20),
+    max_bytes=st.integers(min_value=50, max_value=1000),
+)
+def test_envelopes_close_early_rather_than_cross_the_size_limit(
+    sizes: list[int], batch: int, max_bytes: int
+) -> None:
+    env = Enveloper(partitions=2, batch=batch, linger=10.0, max_bytes=max_bytes)
+    values = [b'"%s"' % (b"x" * (n - 2 if n > 2 else 0)) for n in sizes]
+    out = [m for v in values if (m := env.add("10.1.1.1", v, 0.0, now=lambda: 0.0))]
+    out += env.drain()
+    sent = [item for m in out for item in (json.loads(m.value) if m.events > 1 else [m.value])]
+    sent = [item if isinstance(item, str) else json.loads(item) for item in sent]
+    assert sent == [json.loads(v) for v in values]  # all of them, in order
+    for m in out:
+        assert m.events <= batch
+        assert m.events == 1 or len(m.value) <= max_bytes
 
 
 def test_batch_one_keeps_plain_messages_keyed_by_source() -> None:
