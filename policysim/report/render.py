@@ -56,9 +56,25 @@ def _sections(report: dict) -> list[tuple[str, list[Table | str]]]:
     ]
 
 
+# Characters that Markdown would read as markup; escaped with a backslash.
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|"})
+
+
+def markdown_text(text: str) -> str:
+    """Text from the input (policy names, rule ids, entity names) as inert Markdown.
+
+    HTML is escaped as the HTML report escapes it, so ``<script>`` or
+    ``<img onerror=...>`` in a name shows as text in any Markdown viewer;
+    Markdown's own markup characters get a backslash; a line break becomes a
+    space so a table row stays one row.
+    """
+    escaped = html.escape(text, quote=False).translate(_MARKDOWN_SPECIAL)
+    return escaped.replace("\r", " ").replace("\n", " ")
+
+
 def markdown(report: dict, chart_dir: str = "charts") -> str:
     """report.md: the tables, with links to the chart files."""
-    lines = [f"# {_title(report)}", ""]
+    lines = [f"# {markdown_text(_title(report))}", ""]
     for heading, parts in _sections(report):
         lines += [f"## {heading}", ""]
         for part in parts:
@@ -70,18 +86,16 @@ def markdown(report: dict, chart_dir: str = "charts") -> str:
 
 
 def _markdown_table(table: Table) -> list[str]:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
+    cell = markdown_text
     align = ["---:" if i in table.numeric else "---" for i in range(len(table.headers))]
-    out = [f"### {table.title}", ""]
+    out = [f"### {cell(table.title)}", ""]
     out.append("| " + " | ".join(cell(h) for h in table.headers) + " |")
     out.append("|" + "|".join(align) + "|")
     out += ["| " + " | ".join(cell(c) for c in row) + " |" for row in table.rows]
     if not table.rows:
         out.append("| " + " | ".join("" for _ in table.headers) + " |")
     if table.note:
-        out += ["", table.note]
+        out += ["", cell(table.note)]
     return [*out, ""]
 
 
