@@ -13,6 +13,7 @@ from collections import Counter
 
 import orjson
 import pytest
+from hostile_inputs import GOOD, HOSTILE, good_event
 from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry
 
@@ -27,38 +28,7 @@ from policysim.streams.worker import build_engine
 
 
 def event(i: int, prefix: str = "a") -> dict:
-    return {
-        "id": f"{prefix}{i}",
-        "ts": 1733000400 + i,
-        "src": ("39.40.1.9", "10.0.0.1", "2400:adc0::5")[i % 3],
-        "sport": 5000 + i % 100,
-        "dst": "198.51.100.7",
-        "dport": 51820,
-        "proto": "udp",
-        "app": "wireguard",
-    }
-
-
-GOOD = orjson.dumps(event(0, "good"))
-
-# Inputs that once killed a worker's batch, or slipped through as events.
-HOSTILE: tuple[bytes, ...] = (
-    GOOD.replace(b'"good0"', b'"\xff\xfe"'),  # invalid UTF-8 inside a string
-    b'{"a":' * 10_000 + b"1" + b"}" * 10_000,  # 10,000-deep object
-    b"[" * 30_000 + b"]" * 30_000,  # 30,000-deep list
-    b"[" + GOOD + b',{"id":"n","ts":NaN}]',  # an envelope with one NaN item
-    b"[]",
-    b"",
-    b"not json",
-    GOOD.replace(b"1733000400", b'"NaN"'),
-    GOOD.replace(b"1733000400", b'"inf"'),
-    GOOD.replace(b"1733000400", b"1e20"),
-    GOOD.replace(b"1733000400", b"-1e18"),
-    GOOD.replace(b"39.40.1.9", b"fe80::1%eth0"),
-    GOOD.replace(b'"udp"', b'""'),
-    GOOD.replace(b'"good0"', b'"go\\u0000od"'),
-    b"[" + GOOD + b"," + GOOD.replace(b'"good0"', b'"big","pad":"' + b"x" * 5000 + b'"') + b"]",
-)
+    return good_event(i, prefix)
 
 
 def processor(max_event_bytes: int = 4096) -> tuple[BatchProcessor, WorkerMetrics]:
@@ -94,14 +64,12 @@ def test_hostile_messages_each_become_verdicts_or_dead_letters() -> None:
     dead = [orjson.loads(r.value) for r in result.records if r.topic == "dlq"]
     verdicts = [r for r in result.records if r.topic == "verdicts"]
     assert all(d["reason"] in REJECT_REASONS and d["detail"] for d in dead)
-    # every message is in the output: by its offset in a dead letter, or as a verdict record
-    offsets = {d["offset"] for d in dead} | {
-        m.offset for m in messages if m.value.startswith(b"{") and m.offset >= 100
-    }
-    assert offsets | {3, 14} == {m.offset for m in messages}
-    # the NaN envelope and the one with an oversized item keep their good event
-    assert len(verdicts) == 5 + 2
-    assert result.events == 7 and result.rejected == len(dead)
+    # every hostile message has a dead letter, found by its offset
+    assert {d["offset"] for d in dead} == set(range(len(HOSTILE)))
+    # the envelopes with a NaN item or an oversized one keep their good event
+    kept = sum(1 for v in HOSTILE if v.startswith(b"[" + GOOD + b","))
+    assert kept == 3 and len(verdicts) == 5 + kept
+    assert result.events == 5 + kept and result.rejected == len(dead)
     assert counter(metrics, "policysim_accounted_messages", outcome="in") == len(messages)
     assert counter(metrics, "policysim_accounted_events", outcome="rejected") == len(dead)
     assert_invariant(metrics, {0, 1, 2})
