@@ -109,12 +109,12 @@ class Event(msgspec.Struct, omit_defaults=True):
             raise ValueError("bad_value: `id` is empty")
         if not self.proto:
             raise ValueError("bad_value: `proto` is empty")
-        # isprintable() is the fast common answer; the pattern decides the rare rest
-        # (a non-breaking space is not printable, but it is not a control character).
-        for name in ("id", "proto", "app"):
-            text = getattr(self, name)
-            if text is not None and not text.isprintable() and _CONTROL.search(text):
-                raise ValueError(f"bad_value: `{name}` contains a control character: {text!r}")
+        # isprintable() is the fast common answer; _check_controls decides the rare rest.
+        app = self.app
+        if not (self.id.isprintable() and self.proto.isprintable()) or (
+            app is not None and not app.isprintable()
+        ):
+            self._check_controls()
         for name in ("src", "dst"):
             text = getattr(self, name)
             if "%" in text:
@@ -128,6 +128,13 @@ class Event(msgspec.Struct, omit_defaults=True):
             self.proto = self.proto.lower()
         if self.app is not None and not self.app.islower():
             self.app = self.app.lower()
+
+    def _check_controls(self) -> None:
+        """Refuse control characters (a non-breaking space is not printable, yet allowed)."""
+        for name in ("id", "proto", "app"):
+            text = getattr(self, name)
+            if text is not None and _CONTROL.search(text):
+                raise ValueError(f"bad_value: `{name}` contains a control character: {text!r}")
 
 
 class Verdict(msgspec.Struct, omit_defaults=True):
