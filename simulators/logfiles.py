@@ -16,6 +16,7 @@ import csv
 import gzip
 import io
 import math
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -84,18 +85,22 @@ def read_events(
     if format not in FORMATS:
         raise ReaderError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
     name = str(path)
-    with _open_binary(path) as stream:
-        head = stream.peek(4096) if hasattr(stream, "peek") else b""
-        kind = _sniff(head) if format == "auto" else format
-        if kind == "zeek" and _first_data_line(head).startswith(b"{"):
-            kind = "jsonl"
-        if kind == "csv":
-            text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
-            yield from _read_csv(text, name, csv_mapping)
-        elif kind == "zeek":
-            yield from _read_zeek_tsv(stream, name)
-        else:
-            yield from _read_json_lines(stream, name)
+    try:
+        with _open_binary(path) as stream:
+            head = stream.peek(4096) if hasattr(stream, "peek") else b""
+            kind = _sniff(head) if format == "auto" else format
+            if kind == "zeek" and _first_data_line(head).startswith(b"{"):
+                kind = "jsonl"
+            if kind == "csv":
+                text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
+                yield from _read_csv(text, name, csv_mapping)
+            elif kind == "zeek":
+                yield from _read_zeek_tsv(stream, name)
+            else:
+                yield from _read_json_lines(stream, name)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        # the lines read so far stand; the rest of the file cannot be read at all
+        raise ReaderError(f"{name}: a damaged gzip file: {exc}") from exc
 
 
 def parse_csv_mapping(text: str) -> dict[str, str]:

@@ -38,7 +38,7 @@ from policysim.policies.model import (
 from policysim.policies.problems import ProblemError
 from policysim.policies.registry import Registry, RegistryError
 from policysim.policies.registry_files import load_registry
-from policysim.simulators.logfiles import read_events
+from policysim.simulators.logfiles import ReaderError, read_events
 from policysim.simulators.scenario import Scenario, ScenarioError, load_scenario
 from policysim.streams.worker import build_engine
 
@@ -180,7 +180,10 @@ def test_a_fuzzed_run_writes_only_schema_valid_verdicts(lines: list[bytes]) -> N
 
 # --- the readers ------------------------------------------------------------------
 
-line_bytes = st.binary(max_size=60).map(lambda b: b.replace(b"\n", b"").lstrip(b"#"))
+# (a file that starts like gzip is read as gzip: see test_a_damaged_gzip_file_is_a_reader_error)
+line_bytes = st.binary(max_size=60).map(
+    lambda b: b.replace(b"\n", b"").lstrip(b"#").removeprefix(b"\x1f\x8b")
+)
 
 
 def written(lines: list[bytes], head: bytes = b"") -> Path:
@@ -251,6 +254,12 @@ def test_csv_reader_never_stops_at_a_bad_row(rows: list[list[str]]) -> None:
     data_rows = [row for row in rows if any(cell.strip() for cell in row)]
     items = read_all(written([text.getvalue().encode()]), "csv")
     assert len(items) == len(data_rows)
+
+
+def test_a_damaged_gzip_file_is_a_reader_error() -> None:
+    path = written([b"\x1f\x8b\x08\x00 not really gzip"])
+    with pytest.raises(ReaderError, match="a damaged gzip file"):
+        read_all(path, "jsonl")
 
 
 def test_a_huge_csv_field_is_one_rejected_row() -> None:
