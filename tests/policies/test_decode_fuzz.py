@@ -22,7 +22,7 @@ from hostile_inputs import GOOD, HOSTILE, good_event
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from policysim.app.evaluate import evaluate_stream, numbered_events
+from policysim.app.evaluate import evaluate_file, evaluate_stream, numbered_events
 from policysim.policies.examples import EXAMPLES_DIR as EXAMPLES
 from policysim.policies.language.parser import PolicyError, parse_policy
 from policysim.policies.model import (
@@ -175,6 +175,24 @@ def test_a_fuzzed_run_writes_only_schema_valid_verdicts(lines: list[bytes]) -> N
     written = out.getvalue().splitlines()
     assert len(written) == summary.events * len(ENGINE.policies)
     for verdict in written:
+        jsonschema.validate(orjson.loads(verdict), VERDICT_SCHEMA)
+
+
+def test_evaluate_accounts_for_every_hostile_line(tmp_path: Path) -> None:
+    lines = [line for line in HOSTILE if line.strip()] + [GOOD] * 3
+    events_file = tmp_path / "events.jsonl"
+    events_file.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "verdicts.jsonl"
+    summary = evaluate_file(
+        [str(EXAMPLES / "pta-vpn-2024.yaml")],
+        str(EXAMPLES / "registry.csv"),
+        str(events_file),
+        str(out),
+    )
+    rejects = summary.rejects_path.read_bytes().splitlines()
+    assert summary.events + summary.rejected == len(lines) == summary.events + len(rejects)
+    assert summary.events == 3
+    for verdict in out.read_bytes().splitlines():
         jsonschema.validate(orjson.loads(verdict), VERDICT_SCHEMA)
 
 
