@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from policysim.app.evaluate import evaluate_file, evaluate_stream, numbered_events
+from policysim.cli import main
 from policysim.policies.examples import EXAMPLES_DIR as EXAMPLES
 from policysim.policies.language.parser import PolicyError, parse_policy
 from policysim.policies.model import (
@@ -194,6 +195,21 @@ def test_evaluate_accounts_for_every_hostile_line(tmp_path: Path) -> None:
     assert summary.events == 3
     for verdict in out.read_bytes().splitlines():
         jsonschema.validate(orjson.loads(verdict), VERDICT_SCHEMA)
+
+
+def test_replay_accounts_for_every_hostile_line(tmp_path: Path, capsys) -> None:
+    lines = [line for line in HOSTILE if line.strip()] + [GOOD] * 3
+    source, out, rejects = tmp_path / "in.jsonl", tmp_path / "o.jsonl", tmp_path / "r.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    args = ["replay", str(source), "--speed", "0", "--no-progress", "--out", str(out)]
+    assert main([*args, "--rejects", str(rejects)]) == 0
+    printed = capsys.readouterr()
+    rejected = len(lines) - 3
+    assert (
+        f"read {len(lines)} lines: sent 3 events (3 messages), rejected {rejected}" in printed.out
+    )
+    assert "Traceback" not in printed.err
+    assert len(rejects.read_bytes().splitlines()) == rejected
 
 
 # --- the readers ------------------------------------------------------------------
