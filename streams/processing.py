@@ -191,6 +191,14 @@ class BatchProcessor:
         self.metrics.messages.inc(messages)
         if reasons:
             self.metrics.count_rejections(reasons)
+            faults = reasons.count("internal_error")
+            if faults:  # a fault of ours, not of the input: worth a line in the log
+                log.error(
+                    "%d input(s) failed inside the worker; they are in %s with reason "
+                    "internal_error and the exception",
+                    faults,
+                    self.dlq_topic,
+                )
         self.metrics.count_accounts(accounts)
 
     def _evaluate(

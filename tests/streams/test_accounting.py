@@ -104,7 +104,7 @@ class FailsOn:
         return self.engine.evaluate(events)
 
 
-def test_engine_failure_rejects_only_the_event_it_fails_on() -> None:
+def test_engine_failure_rejects_only_the_event_it_fails_on(caplog) -> None:
     proc, metrics = processor()
     proc.engine = FailsOn(proc.engine, "a3")
     envelope = orjson.dumps([event(i) for i in range(6)])
@@ -118,6 +118,7 @@ def test_engine_failure_rejects_only_the_event_it_fails_on() -> None:
     assert counter(metrics, "policysim_accounted_events", outcome="evaluated") == 5
     assert counter(metrics, "policysim_accounted_messages", outcome="evaluated") == 1
     assert_invariant(metrics, {1})
+    assert "1 input(s) failed inside the worker; they are in dlq" in caplog.text
 
 
 def test_a_message_that_breaks_the_batch_is_its_own_dead_letter(monkeypatch) -> None:
