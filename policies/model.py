@@ -217,6 +217,8 @@ def _reason_of(error: msgspec.ValidationError) -> tuple[str, str]:
     head, sep, rest = message.partition(": ")
     if sep and head in REJECT_REASONS:
         return head, rest
+    if message.startswith("Number out of range") and message.endswith("`$.ts`"):
+        return "bad_timestamp", message  # 1e400: infinity written as a number
     if message.startswith("Object missing required field"):
         return "missing_field", message
     if message.startswith("Expected `object`"):

@@ -149,3 +149,45 @@ def test_app_and_proto_are_compared_in_lower_case(text: str) -> None:
         id="e", ts=0.0, src="1.2.3.4", sport=1, dst="5.6.7.8", dport=2, proto=text, app=text
     )
     assert event.app == event.proto == label(text)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ((b"1732700000.5", b'"NaN"'), "bad_timestamp"),
+        ((b"1732700000.5", b'"inf"'), "bad_timestamp"),
+        ((b"1732700000.5", b"1e400"), "bad_timestamp"),
+        ((b"1732700000.5", b"1e20"), "bad_timestamp"),
+        ((b"1732700000.5", b"-1e18"), "bad_timestamp"),
+        ((b"1732700000.5", b'"2101-01-01T00:00:00Z"'), "bad_timestamp"),
+        ((b"39.40.1.2", b"fe80::1%eth0"), "bad_address"),
+        ((b'"UDP"', b'""'), "bad_value"),
+        ((b'"e1"', b'"e\\u00001"'), "bad_value"),
+        ((b'"wireguard"', b'"wire\\u001bguard"'), "bad_value"),
+        ((b'"e1"', b'"\xff"'), "not_json"),
+    ],
+)
+def test_refused_fields_have_their_reason(change: tuple[bytes, bytes], reason: str) -> None:
+    (item,) = decode_message(GOOD.replace(*change))
+    assert isinstance(item, Rejection) and item.reason == reason, item
+
+
+def test_the_accepted_years_come_from_the_settings() -> None:
+    from policysim.policies.model import set_time_window, time_window
+
+    before = time_window()
+    try:
+        set_time_window(2000, 2030)
+        assert isinstance(decode_event(GOOD), Event)
+        (item,) = decode_message(GOOD.replace(b"1732700000.5", b"946684799"))
+        assert item.reason == "bad_timestamp"
+    finally:
+        set_time_window(1970, 2100)
+    assert time_window() == before
+
+
+def test_non_ascii_text_is_kept_and_an_empty_envelope_is_counted() -> None:
+    event = decode_event(GOOD.replace(b'"e1"', '"é\u00a01"'.encode()))
+    assert isinstance(event, Event) and event.id == "é\u00a01"
+    (item,) = decode_message(b" []")
+    assert (item.reason, item.detail) == ("not_an_event", "an envelope with no events")
