@@ -100,7 +100,7 @@ def read_events(
                 yield from _read_json_lines(stream, name)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         # the lines read so far stand; the rest of the file cannot be read at all
-        raise ReaderError(f"{name}: a damaged gzip file: {exc}") from exc
+        raise ReaderError(f"a damaged gzip file: {exc}") from exc
 
 
 def parse_csv_mapping(text: str) -> dict[str, str]:
