@@ -20,6 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
 
 from policysim.policies.problems import Position, Problem, ProblemError
 
@@ -46,6 +47,12 @@ def load_yaml(text: str, file: str) -> Any:
         where = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file, 1, 1)
         problem = exc.problem or str(exc)
         raise ProblemError([Problem(where, f"not valid YAML: {problem}")]) from None
+    except ReaderError as exc:  # a character YAML does not allow, e.g. a control character
+        offset = max(exc.position, 0)
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        problem = f"not valid YAML: character {exc.character!r} is not allowed"
+        raise ProblemError([Problem(Position(file, line, column), problem)]) from None
 
 
 def position(file: str, node: Any, key: Key | None = None, *, of_key: bool = False) -> Position:

@@ -29,6 +29,7 @@ from policysim.base.settings import Settings
 from policysim.policies.engine import Engine
 from policysim.policies.examples import example_paths
 from policysim.policies.language import Policy
+from policysim.policies.model import set_time_window
 from policysim.report import ReportBuilder, ReportError, write_report
 from policysim.report import inputs as describe
 from policysim.report.collect import VerdictSink
@@ -90,6 +91,7 @@ def run_scenario(
     Raises :class:`AppError`: exit 2 for inputs that cannot be used, 1 when
     the broker or the worker fails during the run.
     """
+    set_time_window(settings.earliest_event_year, settings.latest_event_year)
     if out is not None:
         output_folder(out, create=False)
     try:

@@ -68,7 +68,7 @@ class Settings:
         default=6000, metadata={"help": "consumer session timeout (group joins take half)"}
     )
     max_event_bytes: int = field(
-        default=65536, metadata={"help": "larger messages go to the dead-letter topic"}
+        default=65536, metadata={"help": "larger events go to the dead-letter topic, each alone"}
     )
     earliest_event_year: int = field(
         default=1970, metadata={"help": "events timed before 1 January of this year are rejected"}
@@ -89,7 +89,12 @@ class Settings:
     )
 
     # --- producers ---------------------------------------------------------
-    batch: int = field(default=100, metadata={"help": "events per Kafka message (envelope)"})
+    batch: int = field(
+        default=100,
+        metadata={
+            "help": "most events per Kafka message (envelope; closed early at max_event_bytes)"
+        },
+    )
     linger_ms: int = field(default=20, metadata={"help": "longest wait to fill an envelope"})
 
     # --- offline evaluation (policysim evaluate) -----------------------------

@@ -143,7 +143,8 @@ def add_sink_arguments(parser: argparse.ArgumentParser, default_batch: str) -> N
         type=int,
         metavar="N",
         default=None if default_batch == "settings" else int(default_batch),
-        help="most events per Kafka message (envelope; default: "
+        help="most events per Kafka message (envelope); an envelope closes early rather than"
+        " exceed the max_event_bytes setting (default: "
         + ("the batch setting, 100)" if default_batch == "settings" else f"{default_batch})"),
     )
     add_linger_ms(parser)
