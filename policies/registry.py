@@ -374,7 +374,12 @@ class Registry:
         values = columns.v4
         at = np.arange(columns.size) if columns.v4_positions is None else columns.v4_positions
         hits = self._all.contains_v4_array(values)
-        exact = hits & self._stale.contains_v4_array(values) if index is not None else hits
+        if index is None:
+            exact = hits
+        elif self._stale_grants:
+            exact = hits & self._stale.contains_v4_array(values)
+        else:
+            exact = np.zeros_like(hits)
         fast = np.flatnonzero(hits & ~exact)
         if len(fast):
             rows = at[fast]
