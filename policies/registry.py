@@ -204,7 +204,9 @@ class Registry:
             entity.revocations[revoked] = record.revoked_at
             for grant in entity.grants:
                 grant.until = entity.end_of(grant.start, grant.expires, grant.revoked)
-                self._mark_stale(parse_prefix(grant.prefix))
+                prefix = parse_prefix(grant.prefix)
+                for changed_prefix in (prefix, *_mapped_alias(prefix)):
+                    self._mark_stale(changed_prefix)
             changed = True
         raw = (record.registered_at, record.expires_at, record.revoked_at)
         until = entity.end_of(start, expires, revoked)
