@@ -159,6 +159,7 @@ class Registry:
         self._deferred: dict[str, list[Prefix]] | None = None
         self._codes: dict[str, int] = {}
         self._index: GrantIndex | None = None
+        self._index_built = False
         self._stale = IPSet()
         self._stale_grants = 0
         self._probed: tuple | None = None
@@ -249,28 +250,29 @@ class Registry:
 
     def _batch_index(self) -> GrantIndex | None:
         """The batch index, (re)built when missing or when the changes since it was built
-        would send too many addresses to the exact path; None past 63 categories."""
+        would send too many addresses to the exact path; None when batches answer exactly."""
         grants = self._index.size if self._index is not None else 0
-        if self._index is None or self._stale_grants > max(1024, grants // 8):
+        if not self._index_built or self._stale_grants > max(1024, grants // 8):
             self._index = self.compile_index()
+            self._index_built = True
             self._stale = IPSet()
             self._stale_grants = 0
         return self._index
 
     def compile_index(self) -> GrantIndex | None:
-        """Every IPv4 grant (mapped aliases included) as the columns of a :class:`GrantIndex`."""
+        """Every IPv4 grant (mapped aliases included) as the columns of a :class:`GrantIndex`;
+        None past 63 categories or when many grants share short prefixes (then batches take
+        the exact path)."""
         if len(self._codes) > MAX_CATEGORIES:
             return None
         codes = self._codes
-        levels = []
-        for _, mask, table in self._levels[4]:
-            rows = [
-                (network, grant.start, grant.until, codes[grant.category])
-                for network in sorted(table)
-                for grant in table[network]
-            ]
-            levels.append((mask, rows))
-        return GrantIndex(levels)
+        rows = [
+            (network, length, position, grant.start, grant.until, codes[grant.category])
+            for length, _, table in self._levels[4]
+            for network, grants in table.items()
+            for position, grant in enumerate(grants)
+        ]
+        return GrantIndex.build(rows)
 
     @contextmanager
     def bulk(self) -> Iterator[Registry]:
