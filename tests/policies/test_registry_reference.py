@@ -191,3 +191,21 @@ def test_more_categories_than_the_probe_mask_holds_still_answers() -> None:
     ips = [parse_ip("10.0.65.1"), parse_ip("10.0.3.1"), parse_ip("11.0.0.1")]
     assert registry.categories_batch(ips, [0.0] * 3) == ["c65", "c3", None]
     assert registry.view(["c65"]).contains_batch(ips, [0.0] * 3).tolist() == [True, False, False]
+
+
+def test_batches_answer_exactly_when_the_index_would_be_too_large(monkeypatch) -> None:
+    """Many grants sharing short prefixes make the index decline; batches stay exact."""
+    from policysim.policies import registry_index
+
+    monkeypatch.setattr(registry_index, "MAX_PAIRS_PER_GRANT", 0)
+    registry, reference = Registry(), Reference()
+    items = [
+        RegistryRecord("a", None, "bank", ["10.0.0.0/8", "::/0"], 100.0, 300.0),
+        RegistryRecord("b", None, "freelancer", ["10.1.0.0/16", "2001:db8::/32"], None, 200.0),
+        RegistryRecord("c", None, "it_company", ["10.1.0.1"], 200.0),
+        RegistryRecord("a", revoked_at=250.0),
+    ]
+    for item in items:
+        _apply_both(registry, reference, item)
+    _check(registry, reference)
+    assert registry.compile_index() is None
