@@ -43,6 +43,7 @@ from policysim.policies.prefixes import (
     split_mapped,
 )
 from policysim.policies.problems import Problem, ProblemError
+from policysim.policies.registry_index import MAX_CATEGORIES, NONE, GrantIndex
 from policysim.policies.timestamps import parse_timestamp
 
 Time = float | str | None
@@ -156,6 +157,12 @@ class Registry:
         self._filters: dict[frozenset[str], IPSet] = {}
         self._by_category: dict[str, IPSet] = {}
         self._deferred: dict[str, list[Prefix]] | None = None
+        self._codes: dict[str, int] = {}
+        self._index: GrantIndex | None = None
+        self._index_built = False
+        self._stale = IPSet()
+        self._stale_grants = 0
+        self._probed: tuple | None = None
 
     # --- changes ---------------------------------------------------------------
 
@@ -198,6 +205,9 @@ class Registry:
             entity.revocations[revoked] = record.revoked_at
             for grant in entity.grants:
                 grant.until = entity.end_of(grant.start, grant.expires, grant.revoked)
+                prefix = parse_prefix(grant.prefix)
+                for changed_prefix in (prefix, *_mapped_alias(prefix)):
+                    self._mark_stale(changed_prefix)
             changed = True
         raw = (record.registered_at, record.expires_at, record.revoked_at)
         until = entity.end_of(start, expires, revoked)
@@ -214,9 +224,12 @@ class Registry:
         if any(other.identity() == identity for other in grants):
             return False
         entity.grants.append(grant)
+        self._codes.setdefault(grant.category, len(self._codes))
         insort(grants, grant, key=_Grant.order)
+        self._mark_stale(prefix)
         for alias in _mapped_alias(prefix):
             insort(self._grants_at(alias), grant, key=_Grant.order)
+            self._mark_stale(alias)
         if self._deferred is not None:
             self._deferred.setdefault(grant.category, []).append(prefix)
             return True
@@ -228,6 +241,38 @@ class Registry:
             if grant.category in categories:
                 ipset.add_network(*prefix)
         return True
+
+    def _mark_stale(self, prefix: Prefix) -> None:
+        """Send batches under a changed IPv4 prefix to the exact path until the next rebuild."""
+        if self._index is not None and prefix[0] == 4:
+            self._stale.add_network(*prefix)
+            self._stale_grants += 1
+
+    def _batch_index(self) -> GrantIndex | None:
+        """The batch index, (re)built when missing or when the changes since it was built
+        would send too many addresses to the exact path; None when batches answer exactly."""
+        grants = self._index.size if self._index is not None else 0
+        if not self._index_built or self._stale_grants > max(1024, grants // 8):
+            self._index = self.compile_index()
+            self._index_built = True
+            self._stale = IPSet()
+            self._stale_grants = 0
+        return self._index
+
+    def compile_index(self) -> GrantIndex | None:
+        """Every IPv4 grant (mapped aliases included) as the columns of a :class:`GrantIndex`;
+        None past 63 categories or when many grants share short prefixes (then batches take
+        the exact path)."""
+        if len(self._codes) > MAX_CATEGORIES:
+            return None
+        codes = self._codes
+        rows = [
+            (network, length, position, grant.start, grant.until, codes[grant.category])
+            for length, _, table in self._levels[4]
+            for network, grants in table.items()
+            for position, grant in enumerate(grants)
+        ]
+        return GrantIndex.build(rows)
 
     @contextmanager
     def bulk(self) -> Iterator[Registry]:
@@ -301,13 +346,85 @@ class Registry:
     def categories_batch(
         self, ips: Sequence[IP] | AddressColumns, ts: Sequence[float]
     ) -> list[str | None]:
+        """The registered category of each address at its time (None = unregistered)."""
+        if len(self._codes) > MAX_CATEGORIES:
+            return [grant and grant.category for grant in self._find_batch(ips, ts, None)]
+        codes, _ = self.probe_batch(ips, ts)
+        names: list[str | None] = [*self._codes, None]  # code -1 (NONE) picks the None
+        return [names[code] for code in codes.tolist()]
+
+    def probe_batch(
+        self, ips: Sequence[IP] | AddressColumns, ts: Sequence[float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each address at its time: the category code that answers (``NONE`` = not
+        registered) and the mask of every category it is registered in.
+
+        One probe serves the verdict's category and every view's membership: the
+        last answer is kept for the same columns, times and registry version.
+        """
         columns = AddressColumns.of(ips)
-        out: list[str | None] = [None] * columns.size
-        for i in np.flatnonzero(self._all.contains_batch(columns)).tolist():
-            grant = self.find(columns.ips[i], ts[i])
-            if grant is not None:
-                out[i] = grant.category
-        return out
+        if self._probed is not None:
+            seen_columns, seen_ts, version, answer = self._probed
+            if seen_columns is columns and seen_ts is ts and version == self.version:
+                return answer
+        answer = self._probe(columns, np.asarray(ts, dtype=np.float64))
+        self._probed = (columns, ts, self.version, answer)
+        return answer
+
+    def _probe(self, columns: AddressColumns, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        codes = np.full(columns.size, NONE, dtype=np.int8)
+        bits = np.zeros(columns.size, dtype=np.uint64)
+        index = self._batch_index()
+        values = columns.v4
+        at = np.arange(columns.size) if columns.v4_positions is None else columns.v4_positions
+        hits = self._all.contains_v4_array(values)
+        if index is None:
+            exact = hits
+        elif self._stale_grants:
+            exact = hits & self._stale.contains_v4_array(values)
+        else:
+            exact = np.zeros_like(hits)
+        fast = np.flatnonzero(hits & ~exact)
+        if len(fast):
+            rows = at[fast]
+            codes[rows], bits[rows] = index.probe(values[fast], ts[rows])
+        slow = at[exact].tolist()
+        slow.extend(i for i, value in zip(columns.v6_positions, columns.v6, strict=True)
+                    if self._all.contains_v6(value))  # fmt: skip
+        for i in slow:
+            codes[i], bits[i] = self._exact(columns.ips[i], float(ts[i]))
+        return codes, bits
+
+    def _exact(self, ip: IP, ts: float) -> tuple[int, int]:
+        """The code of the grant that answers and the mask of every holding category."""
+        version, value = ip
+        code, bits = NONE, 0
+        for _, mask, table in self._levels[version]:
+            for grant in table.get(value & mask, ()):
+                if grant.start <= ts < grant.until:
+                    grant_code = self._codes[grant.category]
+                    bits |= 1 << grant_code
+                    if code == NONE:
+                        code = grant_code
+        return code, bits
+
+    def _find_batch(
+        self,
+        ips: Sequence[IP] | AddressColumns,
+        ts: Sequence[float],
+        categories: frozenset[str] | None,
+    ) -> list[_Grant | None]:
+        """Address by address (past 63 categories, where the probe's mask has no room)."""
+        return [
+            self.find(ip, t, categories) if ip in self._all else None
+            for ip, t in zip(AddressColumns.of(ips).ips, ts, strict=True)
+        ]
+
+    def category_mask(self, categories: frozenset[str] | None) -> int:
+        """The probe bits of ``categories`` (None = any category)."""
+        if categories is None:
+            return (1 << MAX_CATEGORIES + 1) - 1
+        return sum(1 << code for name, code in self._codes.items() if name in categories)
 
     def explain(self, ip: IP, ts: float, include_inactive: bool = False) -> list[RegistryMatch]:
         """Grants covering ``ip`` that hold at ``ts`` (or all of them), most specific first."""
@@ -393,14 +510,13 @@ class RegistryView:
         return self.registry.find(ip, ts, self._categories) is not None
 
     def contains_batch(self, ips: Sequence[IP] | AddressColumns, ts: Sequence[float]) -> np.ndarray:
-        """Vectorised negative filter, then exact as-of-time checks for the hits only."""
-        columns = AddressColumns.of(ips)
-        hits = self._filter.contains_batch(columns)
-        find, categories, addresses = self.registry.find, self._categories, columns.ips
-        for i in np.flatnonzero(hits).tolist():
-            if find(addresses[i], ts[i], categories) is None:
-                hits[i] = False
-        return hits
+        """Membership at each address's time, from the registry's one probe per batch."""
+        registry = self.registry
+        if len(registry._codes) > MAX_CATEGORIES:
+            found = registry._find_batch(ips, ts, self._categories)
+            return np.array([grant is not None for grant in found], dtype=bool)
+        _, bits = registry.probe_batch(ips, ts)
+        return (bits & np.uint64(self.registry.category_mask(self._categories))) != 0
 
 
 def _parse_grant_prefix(text: str) -> tuple[Prefix, str]:

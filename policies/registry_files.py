@@ -1,11 +1,13 @@
-"""Registry files: CSV (one row per prefix) and JSON lines (one record per line).
+"""Registry files: CSV (one row per prefix), JSON lines (one record per line), snapshots.
 
 Loading goes through :meth:`Registry.apply`, record by record, so a file and
 the ``registrations`` topic are validated by the same code. A bad row is a
 ``FILE:LINE:COLUMN: reason`` problem (the column of the field at fault where it
 can be told, else just the line) and the rest still loads; with ``strict`` the
 file is refused with every problem listed. Which one a command wants is the
-command's decision (strict unless asked to skip bad rows).
+command's decision (strict unless asked to skip bad rows). A registry snapshot
+(:mod:`~policysim.policies.registry_snapshot`, told by its content) is accepted
+wherever a registry file is.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 
 import msgspec
 
+from policysim.policies import registry_snapshot
+from policysim.policies.ipset_file import SnapshotError
 from policysim.policies.problems import Position, Problem, ProblemError, read_text, suggest
 from policysim.policies.registry import RecordError, Registry, RegistryError, RegistryRecord
 
@@ -44,7 +48,7 @@ class _Row:
 
 
 def load_registry(path: str | os.PathLike[str], strict: bool = False) -> Registry:
-    """Load a ``.csv`` or JSON-lines registry.
+    """Load a ``.csv``, JSON-lines or snapshot registry.
 
     Unusable rows become ``FILE:LINE:COLUMN`` problems in ``.problems`` and the
     rest loads; with ``strict`` a :class:`RegistryError` lists every problem and
@@ -52,18 +56,21 @@ def load_registry(path: str | os.PathLike[str], strict: bool = False) -> Registr
     always refused.
     """
     name = os.fspath(path)
+    suffix = Path(name).suffix.lower()
+    if suffix == registry_snapshot.SUFFIX or registry_snapshot.is_snapshot(name):
+        return _load_snapshot(name)
     try:
         text = read_text(name)
     except ProblemError as exc:
         raise RegistryError(exc.problems) from None
-    suffix = Path(name).suffix.lower()
     if suffix == ".csv":
         rows = _csv_rows(name, text)
     elif suffix in JSONL_SUFFIXES:
         rows = _jsonl_rows(name, text)
     else:
         message = (
-            f"a registry file must end in .csv or .jsonl (JSON lines), not {suffix or 'nothing'}"
+            "a registry file must end in .csv or .jsonl (JSON lines) or be a snapshot from"
+            f" policysim registry compile, not {suffix or 'nothing'}"
         )
         raise RegistryError([Problem(Position(name), message)])
     registry = Registry()
@@ -82,6 +89,19 @@ def load_registry(path: str | os.PathLike[str], strict: bool = False) -> Registr
         raise RegistryError(problems)
     registry.problems = problems
     return registry
+
+
+def _load_snapshot(name: str) -> Registry:
+    """A registry snapshot, refused whole with one sentence when it is damaged."""
+    try:
+        return registry_snapshot.load(name)
+    except OSError as exc:
+        message = f"cannot read the registry snapshot: {exc.strerror}"
+    except (SnapshotError, ValueError) as exc:
+        message = (
+            f"registry snapshot refused: {exc}; compile it again with policysim registry compile"
+        )
+    raise RegistryError([Problem(Position(name), message)])
 
 
 def _csv_rows(name: str, text: str) -> Iterator[_Row | Problem]:

@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "policysim.commands.explain",
     "policysim.commands.report",
     "policysim.commands.register",
+    "policysim.commands.registry",
     "policysim.commands.broker",
     "policysim.commands.worker",
     "policysim.commands.dump",

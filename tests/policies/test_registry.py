@@ -288,5 +288,6 @@ def test_unreadable_or_unknown_files(tmp_path) -> None:
     with pytest.raises(RegistryError) as refused:
         load_registry(other)
     assert str(refused.value) == (
-        f"{other}: a registry file must end in .csv or .jsonl (JSON lines), not .txt"
+        f"{other}: a registry file must end in .csv or .jsonl (JSON lines) or be a snapshot"
+        " from policysim registry compile, not .txt"
     )
