@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -108,11 +109,18 @@ def _csv_rows(name: str, text: str) -> Iterator[_Row | Problem]:
     """Each data row as a record, or the problem that keeps it from being one."""
     lines = text.splitlines()
     reader = csv.reader(io.StringIO(text))
-    header = [column.strip() for column in next(reader, [])]
+    rows = _readable_rows(name, reader)
+    first = next(rows, [])
+    if isinstance(first, Problem):
+        raise RegistryError([first])
+    header = [column.strip() for column in first]
     _check_header(name, header, lines[0] if lines else "")
     last = reader.line_num
-    for row in reader:
+    for row in rows:
         number, last = last + 1, reader.line_num
+        if isinstance(row, Problem):
+            yield row
+            continue
         if not any(cell.strip() for cell in row):
             continue
         starts = _field_columns(lines[number - 1] if number <= len(lines) else "")
@@ -142,6 +150,20 @@ def _csv_rows(name: str, text: str) -> Iterator[_Row | Problem]:
             revoked_at=cells.get("revoked_at"),
         )
         yield _Row(number, record, columns)
+
+
+def _readable_rows(name: str, reader: Any) -> Iterator[list[str] | Problem]:
+    """The CSV reader's rows; a row the csv module cannot split (a bare carriage return in an
+    unquoted field, say) is a problem at its line, and reading goes on after it."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Problem(Position(name, reader.line_num), f"not a readable CSV row: {exc}")
+            continue
+        yield row
 
 
 def _check_header(name: str, header: list[str], line: str) -> None:

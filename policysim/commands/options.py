@@ -179,7 +179,8 @@ def add_registry(
         "--registry",
         metavar="FILE",
         required=required,
-        help=f"registry file, .csv or .jsonl ({'required' if required else default_note})",
+        help="registry file: .csv, .jsonl or a snapshot from `policysim registry compile`"
+        f" ({'required' if required else default_note})",
     )
     add_skip_bad_rows(parser)
 

@@ -21,8 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--registry",
         metavar="FILE",
-        help="registry file (.csv or .jsonl) loaded at start (default: none, only the "
-        "registrations topic)",
+        help="registry file (.csv, .jsonl or a compiled snapshot) loaded at start (default:"
+        " none, only the registrations topic)",
     )
     add_bootstrap_server(parser, "; the worker needs a running broker")
     parser.add_argument(
