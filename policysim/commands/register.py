@@ -14,9 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "register",
         help="publish a registry file's registrations and revocations to running workers",
         description="Validate a registry file (.csv, .jsonl of registry records, or a compiled"
-        " snapshot) and publish its records to the registrations topic, keyed by entity id. Workers apply them as "
-        "of their event time, within a second. A file with any bad row is refused whole "
-        "(every problem is listed as FILE:LINE: message) unless --skip-bad-rows.",
+        " snapshot) and publish its records to the registrations topic, keyed by entity id."
+        " Workers apply them as of their event time, within a second. A file with any bad row"
+        " is refused whole (every problem is listed as FILE:LINE: message) unless"
+        " --skip-bad-rows.",
     )
     parser.add_argument(
         "file", metavar="FILE", help="registry file: .csv, .jsonl or a compiled snapshot"
