@@ -33,12 +33,20 @@ MAX_SLEEP = 0.05
 
 @dataclass
 class PumpResult:
-    """What a run did: counts, elapsed seconds and the achieved rate of each full second."""
+    """What a run did: counts, elapsed seconds and the achieved rate of each full second.
+
+    ``events`` were sent; of them ``acknowledged`` were taken by the destination
+    and ``lost`` were not (a broker that failed or restarted empty; the cause in
+    ``first_error``). They are set once the sink is closed (:func:`send_all`).
+    """
 
     events: int = 0
     messages: int = 0
     elapsed: float = 0.0
     per_second: list[float] = field(default_factory=list)
+    acknowledged: int = 0
+    lost: int = 0
+    first_error: str = ""
 
     @property
     def rate(self) -> float:
@@ -125,7 +133,8 @@ async def send_all(
 ) -> PumpResult:
     """Start ``sink``, pump ``items`` into it on schedule, and close it (also on failure).
 
-    The result counts the messages the sink wrote, envelopes included.
+    The result counts the messages the sink wrote, envelopes included, and the
+    events the destination acknowledged and lost.
     """
     await sink.start()
     try:
@@ -133,6 +142,11 @@ async def send_all(
     finally:
         await sink.close()
     result.messages = sink.messages
+    result.acknowledged, result.lost, result.first_error = (
+        sink.acknowledged,
+        sink.lost,
+        sink.first_error,
+    )
     return result
 
 

@@ -13,10 +13,18 @@ from typing import IO, Protocol
 
 
 class Sink(Protocol):
-    """Takes events one by one; counts events and messages."""
+    """Takes events one by one; counts events and messages, and what the destination took.
+
+    ``acknowledged`` and ``lost`` are final after :meth:`close`: a file or
+    memory takes every event it is given; a broker acknowledges them, or not.
+    ``first_error`` says why the first lost event was lost.
+    """
 
     events: int
     messages: int
+    acknowledged: int
+    lost: int
+    first_error: str
 
     async def start(self) -> None:
         """Open the destination."""
@@ -40,6 +48,12 @@ class _Unbatched:
     def __init__(self) -> None:
         self.events = 0
         self.messages = 0
+        self.lost = 0
+        self.first_error = ""
+
+    @property
+    def acknowledged(self) -> int:
+        return self.events
 
     async def start(self) -> None:
         return None

@@ -45,6 +45,9 @@ class KafkaSink:
 
         self.events = 0
         self.messages = 0
+        self.acknowledged = 0
+        self.lost = 0
+        self.first_error = ""
         settings = settings.replace(bootstrap=target.bootstrap)
         self.producer = make_producer(producer, settings, target.topic)
         self.batch, self.linger = batch, linger
@@ -63,7 +66,9 @@ class KafkaSink:
             await self._send(message)
 
     async def _send(self, message) -> None:
-        await self.producer.send(message.partition, message.key, message.value, message.sent_at)
+        await self.producer.send(
+            message.partition, message.key, message.value, message.sent_at, message.events
+        )
         self.messages += 1
 
     async def tick(self) -> None:
@@ -76,7 +81,13 @@ class KafkaSink:
         return self.enveloper.next_deadline() if self.enveloper else None
 
     async def close(self) -> None:
-        if self.enveloper is not None:
-            for message in self.enveloper.drain():
-                await self._send(message)
-        await self.producer.stop()
+        """Send what lingers, wait for the broker to settle every message, count the outcome."""
+        try:
+            if self.enveloper is not None:
+                for message in self.enveloper.drain():
+                    await self._send(message)
+        finally:
+            await self.producer.stop()
+            delivery = self.producer.delivery
+            self.acknowledged, self.lost = delivery.acknowledged, delivery.lost
+            self.first_error = delivery.first_error

@@ -16,16 +16,30 @@ from which the worker measures end-to-end latency. Partitions are chosen by
 the caller (see :mod:`policysim.streams.envelopes`), so one source address
 stays on one partition whichever path is used. Every path first waits for the
 broker (:func:`policysim.streams.connect.wait_for_broker`), at most a few seconds.
+
+Every path counts what the broker acknowledged, from the delivery futures it
+already holds (one per message, or one per record batch weighed by its
+events): :attr:`Producer.delivery` says how many events were sent, how many
+were acknowledged and how many were lost, so a broker that died mid-run shows
+as a loss, never as plain success. A broker that comes back empty (the
+embedded one keeps nothing) acknowledges the next message of a partition at
+an offset below the last one: the events it had acknowledged on that
+partition before are then counted as lost to the restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+
+from aiokafka.errors import KafkaError as AioKafkaError
+from kafka.errors import KafkaError as KafkaPythonError
 
 from policysim.base.settings import Settings
 from policysim.streams.connect import TopicMissing, wait_for_broker
@@ -42,6 +56,20 @@ def _headers(sent_at: float) -> list[tuple[str, bytes]]:
     return [(SENT_AT_HEADER, time_value(sent_at))]
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """Events handed to the producer, acknowledged by the broker, and lost (with the first cause).
+
+    ``sent - acknowledged - lost`` is what was still unsettled when asked
+    (0 after :meth:`Producer.stop`).
+    """
+
+    sent: int = 0
+    acknowledged: int = 0
+    lost: int = 0
+    first_error: str = ""
+
+
 class Producer(ABC):
     """A started producer for one topic; messages go to explicit partitions."""
 
@@ -51,6 +79,44 @@ class Producer(ABC):
         self.settings = settings
         self.topic = topic
         self.messages = 0
+        self.events = 0
+        # Settled events, updated by delivery callbacks (kafka-python's run in its one
+        # I/O thread, aiokafka's in the event loop), so each partition's acks come in order.
+        self._acked: dict[int, int] = {}  # partition -> events acknowledged since its last reset
+        self._offset: dict[int, int] = {}  # partition -> offset of its last acknowledgement
+        self._lost = 0
+        self.resets = 0  # partitions seen to start again at a lower offset (broker restarts)
+        self._failures: list[BaseException] = []
+
+    @property
+    def delivery(self) -> Delivery:
+        """What was sent, acknowledged and lost so far (final after :meth:`stop`)."""
+        error = repr(self._failures[0]) if self._failures else ""
+        if not error and self.resets:
+            error = "the broker restarted empty"
+        return Delivery(self.events, sum(self._acked.values()), self._lost, error)
+
+    def _acknowledged(self, weight: int, partition: int, offset: int) -> None:
+        """Count one message's (or batch's) events as taken by the broker at ``offset``."""
+        if offset < self._offset.get(partition, -1):
+            if not self.resets:
+                log.warning(
+                    "%s partition %s starts again at offset %s: the broker lost what it had",
+                    self.topic,
+                    partition,
+                    offset,
+                )
+            self.resets += 1
+            self._lost += self._acked.pop(partition, 0)
+        self._offset[partition] = offset
+        self._acked[partition] = self._acked.get(partition, 0) + weight
+
+    def _failed(self, weight: int, error: BaseException) -> None:
+        """Count one message's (or batch's) events as lost."""
+        self._lost += weight
+        if not self._failures:
+            log.warning("the broker did not take %s events: %r", weight, error)
+        self._failures.append(error)
 
     async def start(self) -> int:
         """Wait for the broker, connect and return the topic's partition count.
@@ -70,15 +136,17 @@ class Producer(ABC):
         return TopicMissing(f"topic {self.topic!r} does not exist at {self.settings.bootstrap}")
 
     @abstractmethod
-    async def send(self, partition: int, key: bytes | None, value: bytes, sent_at: float) -> None:
-        """Queue one message (delivery is confirmed by :meth:`stop`)."""
+    async def send(
+        self, partition: int, key: bytes | None, value: bytes, sent_at: float, events: int = 1
+    ) -> None:
+        """Queue one message of ``events`` events (delivery is settled by :meth:`stop`)."""
 
     async def tick(self, force: bool = False) -> None:  # noqa: B027 - optional hook
         """Ship what has been held back ``linger`` or longer (everything if ``force``)."""
 
     @abstractmethod
     async def stop(self) -> None:
-        """Deliver everything queued, raise on a delivery failure, close."""
+        """Deliver everything queued and close; failed deliveries count in :attr:`delivery`."""
 
 
 class KafkaPythonProducer(Producer):
@@ -98,7 +166,6 @@ class KafkaPythonProducer(Producer):
             max_request_size=4 * MAX_BATCH_BYTES,
             **kafka_python_kwargs(self.settings),
         )
-        self._failures: list[BaseException] = []
         return await asyncio.to_thread(self._partitions)
 
     def _partitions(self) -> int:
@@ -108,18 +175,24 @@ class KafkaPythonProducer(Producer):
             raise self._missing()
         return len(found)
 
-    async def send(self, partition: int, key: bytes | None, value: bytes, sent_at: float) -> None:
-        future = self._producer.send(
-            self.topic, value=value, key=key, partition=partition, headers=_headers(sent_at)
-        )
-        future.add_errback(self._failures.append)
+    async def send(
+        self, partition: int, key: bytes | None, value: bytes, sent_at: float, events: int = 1
+    ) -> None:
         self.messages += 1
+        self.events += events
+        try:
+            future = self._producer.send(
+                self.topic, value=value, key=key, partition=partition, headers=_headers(sent_at)
+            )
+        except KafkaPythonError as exc:
+            self._failed(events, exc)
+            return
+        future.add_callback(lambda meta: self._acknowledged(events, meta.partition, meta.offset))
+        future.add_errback(lambda error: self._failed(events, error))
 
     async def stop(self) -> None:
         await asyncio.to_thread(self._producer.flush)
         await asyncio.to_thread(self._producer.close)
-        if self._failures:
-            raise RuntimeError(f"{len(self._failures)} messages failed: {self._failures[0]!r}")
 
 
 class _AioProducer(Producer):
@@ -142,31 +215,36 @@ class _AioProducer(Producer):
             await self._producer.stop()
             raise
         self._pending: set[asyncio.Future[Any]] = set()
-        self._failures: list[BaseException] = []
         partitions = await self._producer.partitions_for(self.topic)
         if not partitions:
             await self._producer.stop()
             raise self._missing()
         return len(partitions)
 
-    def _track(self, future: asyncio.Future[Any]) -> None:
-        """Keep a delivery future until it settles; remember failures for :meth:`stop`."""
+    def _track(self, future: asyncio.Future[Any], weight: int) -> None:
+        """Keep a delivery future until it settles; then count its events."""
         self._pending.add(future)
-        future.add_done_callback(self._settled)
+        future.add_done_callback(functools.partial(self._done, weight))
 
-    def _settled(self, future: asyncio.Future[Any]) -> None:
+    def _done(self, weight: int, future: asyncio.Future[Any]) -> None:
         self._pending.discard(future)
-        if not future.cancelled() and future.exception() is not None:
-            self._failures.append(future.exception())
+        if future.cancelled():
+            self._failed(weight, asyncio.CancelledError())
+        elif future.exception() is not None:
+            self._failed(weight, future.exception())
+        else:
+            meta = future.result()
+            self._acknowledged(weight, meta.partition, meta.offset)
 
     async def stop(self) -> None:
-        await self.tick(force=True)
+        try:
+            await self.tick(force=True)
+        except AioKafkaError as exc:
+            log.debug("could not ship the last batches: %r", exc)
         try:
             await asyncio.gather(*self._pending, return_exceptions=True)
         finally:
             await self._producer.stop()
-        if self._failures:
-            raise RuntimeError(f"{len(self._failures)} sends failed: {self._failures[0]!r}")
 
 
 class AioKafkaProducer(_AioProducer):
@@ -174,12 +252,19 @@ class AioKafkaProducer(_AioProducer):
 
     name = "aiokafka"
 
-    async def send(self, partition: int, key: bytes | None, value: bytes, sent_at: float) -> None:
-        future = await self._producer.send(
-            self.topic, value=value, key=key, partition=partition, headers=_headers(sent_at)
-        )
-        self._track(future)
+    async def send(
+        self, partition: int, key: bytes | None, value: bytes, sent_at: float, events: int = 1
+    ) -> None:
         self.messages += 1
+        self.events += events
+        try:
+            future = await self._producer.send(
+                self.topic, value=value, key=key, partition=partition, headers=_headers(sent_at)
+            )
+        except AioKafkaError as exc:
+            self._failed(events, exc)
+            return
+        self._track(future, events)
 
 
 class AioKafkaBatchProducer(_AioProducer):
@@ -194,15 +279,18 @@ class AioKafkaBatchProducer(_AioProducer):
         self._batches = PartitionBatches(self._producer)
         return partitions
 
-    async def send(self, partition: int, key: bytes | None, value: bytes, sent_at: float) -> None:
-        self._batches.append(self.topic, partition, key, value, _headers(sent_at))
+    async def send(
+        self, partition: int, key: bytes | None, value: bytes, sent_at: float, events: int = 1
+    ) -> None:
+        self._batches.append(self.topic, partition, key, value, _headers(sent_at), weight=events)
+        self.messages += 1
+        self.events += events
         if self._batches.has_full:
             await self._ship(float("-inf"))
-        self.messages += 1
 
     async def _ship(self, opened_by: float | None) -> None:
-        for future in await self._batches.ship(opened_by):
-            self._track(future)
+        for future, weight in await self._batches.ship_weighted(opened_by):
+            self._track(future, weight)
 
     async def tick(self, force: bool = False) -> None:
         """Ship the batches that are older than ``linger`` (all of them if ``force``)."""
@@ -228,12 +316,12 @@ async def publish(
     topic: str,
     keyed: Iterable[tuple[str, bytes]],
     producer: str = DEFAULT_PRODUCER,
-) -> int:
-    """Send ``(key, value)`` messages to ``topic`` and wait until the broker has them all.
+) -> Delivery:
+    """Send ``(key, value)`` messages to ``topic`` and wait until the broker settled them all.
 
     A key always lands on the same partition (as :func:`partition_of` places
     event sources), so the messages of one key stay in order. Returns how many
-    were sent.
+    were sent, acknowledged and lost.
     """
     sender = make_producer(producer, settings, topic)
     partitions = await sender.start()
@@ -242,4 +330,4 @@ async def publish(
             await sender.send(partition_of(key, partitions), key.encode(), value, time.time())
     finally:
         await sender.stop()
-    return sender.messages
+    return sender.delivery

@@ -23,9 +23,12 @@ class RegisterResult:
 
     file: str
     topic: str
-    records: int
+    records: int  # sent
     entities: int
     skipped_rows: int
+    acknowledged: int = 0
+    lost: int = 0
+    first_error: str = ""
 
 
 def bad_rows(n: int) -> str:
@@ -59,7 +62,7 @@ def register_file(
     records = list(registry.records())
     try:
         ensure_topics(settings, [topic])
-        sent = asyncio.run(
+        delivery = asyncio.run(
             publish(settings, topic, ((r.entity_id, encode_record(r)) for r in records))
         )
     except (KafkaConfigError, BrokerUnreachable) as exc:
@@ -69,7 +72,10 @@ def register_file(
     return RegisterResult(
         file=path,
         topic=topic,
-        records=sent,
+        records=delivery.sent,
         entities=len({r.entity_id for r in records}),
         skipped_rows=len(problems),
+        acknowledged=delivery.acknowledged,
+        lost=delivery.lost,
+        first_error=delivery.first_error,
     )

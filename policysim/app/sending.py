@@ -38,6 +38,11 @@ class SinkChoice:
     linger_ms: float | None
     progress: bool
 
+    @property
+    def to_broker(self) -> bool:
+        """Whether the events go to Kafka (and so can be acknowledged, or lost)."""
+        return bool(self.url or self.bootstrap)
+
     @classmethod
     def from_flags(cls, args: argparse.Namespace) -> SinkChoice:
         """The flags ``add_sink_arguments`` defines, as given on the command line."""
@@ -135,6 +140,26 @@ def send_events(
         raise BadInput(str(exc)) from exc
     except kafka_failures() as exc:
         raise RunFailed(f"{description}: sending failed: {exc}") from exc
+
+
+def acknowledgement(sent: int, acknowledged: int, lost: int) -> str:
+    """``N acknowledged``, or ``N sent, M acknowledged, K lost`` when the broker lost some.
+
+    The words of every producing command's final line, so an outage never
+    reads as plain success.
+    """
+    if lost:
+        return f"{sent:,} sent, {acknowledged:,} acknowledged, {lost:,} lost"
+    return f"{acknowledged:,} acknowledged"
+
+
+def lost_events(sent: int, lost: int, cause: str) -> str:
+    """The sentence a command ends with (exit 1) when the broker lost events."""
+    because = f" ({cause})" if cause else ""
+    return (
+        f"{lost:,} of {sent:,} events were lost{because}: the broker did not acknowledge them "
+        "or restarted without them; send them again"
+    )
 
 
 def event_count(count: int | None, rate: float | None, duration: float | None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from policysim.base.settings import Settings
-from policysim.commands.options import add_bootstrap_server, add_topic
+from policysim.commands.options import add_bootstrap_server, add_topic, fail
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +37,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """Validate, publish, and say how many records of how many entities went where."""
     from policysim.app.errors import AppError
     from policysim.app.register import bad_rows, register_file
+    from policysim.app.sending import acknowledgement
 
     topic = args.topic or settings.topic_registrations
     try:
@@ -44,8 +45,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except AppError as exc:
         return exc.report("register")
     skipped = f"; skipped {bad_rows(result.skipped_rows)}" if result.skipped_rows else ""
+    acked = acknowledgement(result.records, result.acknowledged, result.lost)
     print(
         f"published {result.records:,} records of {result.entities:,} entities from "
-        f"{result.file} to {result.topic}{skipped}"
+        f"{result.file} to {result.topic}{skipped}; {acked}"
     )
+    if result.lost:
+        because = f" ({result.first_error})" if result.first_error else ""
+        return fail(
+            "register",
+            f"{result.lost:,} of {result.records:,} records were lost{because}: "
+            f"publish {result.file} again (a record applied twice changes nothing)",
+            1,
+        )
     return 0

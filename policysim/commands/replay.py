@@ -12,6 +12,7 @@ from policysim.commands.options import (
     add_events_file,
     add_sink_arguments,
     events_file_of,
+    fail,
 )
 
 
@@ -71,7 +72,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Set
     """Replay, then print read / sent / rejected (which add up) and where the rejects are."""
     from policysim.app.errors import AppError
     from policysim.app.replay import ReplayRequest, replay
-    from policysim.app.sending import SinkChoice
+    from policysim.app.sending import SinkChoice, acknowledgement, lost_events
 
     request = ReplayRequest(
         file=args.file or events_file_of(parser, args),
@@ -89,10 +90,17 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Set
     except AppError as exc:
         return exc.report("replay")
     counts, sent = result.counts, result.sent
+    acked = (
+        f"; {acknowledgement(sent.events, sent.acknowledged, sent.lost)}"
+        if request.sink.to_broker
+        else ""
+    )
     print(
         f"read {counts.read:,} lines: sent {sent.events:,} events "
         f"({sent.messages:,} messages), rejected {counts.rejected:,}"
         + (f" (see {result.rejects_path})" if counts.rejected else "")
-        + f"; {sent.elapsed:.2f} s"
+        + f"{acked}; {sent.elapsed:.2f} s"
     )
+    if sent.lost:
+        return fail("replay", lost_events(sent.events, sent.lost, sent.first_error), 1)
     return 0

@@ -11,6 +11,7 @@ from policysim.commands.options import (
     add_scenario,
     add_seed,
     add_sink_arguments,
+    fail,
     scenario_of,
 )
 
@@ -51,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Simulate, then print the population, the files written and what was sent."""
     from policysim.app.errors import AppError
-    from policysim.app.sending import SinkChoice
+    from policysim.app.sending import SinkChoice, acknowledgement, lost_events
     from policysim.app.simulate import SimulateRequest, simulate
 
     request = SimulateRequest(
@@ -72,8 +73,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"scenario {result.scenario} seed {result.seed}: {result.population}")
     for line in result.files:
         print(line)
+    acked = (
+        f"; {acknowledgement(sent.events, sent.acknowledged, sent.lost)}"
+        if request.sink.to_broker
+        else ""
+    )
     print(
         f"simulated {sent.events:,} events in {sent.messages:,} messages in {sent.elapsed:.2f} s "
-        f"({sent.rate:,.0f} events/s) to {result.destination}"
+        f"({sent.rate:,.0f} events/s) to {result.destination}{acked}"
     )
+    if sent.lost:
+        return fail("simulate", lost_events(sent.events, sent.lost, sent.first_error), 1)
     return 0
