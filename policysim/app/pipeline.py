@@ -51,7 +51,11 @@ def _with_source(items: Iterable[EventItem]) -> Iterable[tuple[str, bytes]]:
 
 @dataclass
 class PipelineCounts:
-    """What went in and what came out of one run."""
+    """What went in and what came out of one run.
+
+    Of ``events_sent``, the broker acknowledged ``events_acknowledged`` and lost
+    ``events_lost``; the worker is waited for only for the acknowledged ones.
+    """
 
     events_sent: int
     messages_sent: int
@@ -59,6 +63,8 @@ class PipelineCounts:
     events_rejected: int
     verdicts: int
     send_seconds: float
+    events_acknowledged: int = 0
+    events_lost: int = 0
 
 
 class Pipeline:
@@ -201,14 +207,24 @@ class Pipeline:
         thread.start()
         try:
             sent = self.send(events, on_sent, rate, batch)
-            evaluated, rejected = self.wait_evaluated(sent.events)
+            if sent.lost:
+                log.warning("the broker lost %s of %s events: %s", sent.lost, sent.events,
+                            sent.first_error)  # fmt: skip
+            evaluated, rejected = self.wait_evaluated(sent.acknowledged)
             expected.append(evaluated * len(self.policies))
         finally:
             if not expected:
                 expected.append(0)
             thread.join()
         return PipelineCounts(
-            sent.events, sent.messages, evaluated, rejected, collected[0], sent.elapsed
+            sent.events,
+            sent.messages,
+            evaluated,
+            rejected,
+            collected[0],
+            sent.elapsed,
+            sent.acknowledged,
+            sent.lost,
         )
 
 
@@ -223,15 +239,15 @@ def run_pipeline(
     rate: float | None = None,
     batch: int | None = None,
     log_dir: str | Path | None = None,
-) -> tuple[int, int]:
+) -> PipelineCounts:
     """Stream ``events`` through a broker and one worker; write every verdict to ``out``.
 
     ``events`` are JSON lines (bytes) or ``(src, line)`` pairs; ``out`` gets one
     verdict JSON object per line (envelopes flattened) via ``out.write``;
     ``on_sent(n)`` is told as events go out. The embedded broker is used unless
-    ``settings.bootstrap`` names a cluster. Returns ``(events sent, events
-    rejected)``; the broker and worker are stopped before returning.
+    ``settings.bootstrap`` names a cluster. Returns what went in and came out
+    (events sent, acknowledged, lost, rejected, ...); the broker and worker are
+    stopped before returning.
     """
     with Pipeline(settings, policies, registry, log_dir, metrics_port=0) as pipeline:
-        counts = pipeline.run(events, out, on_sent, rate, batch)
-    return counts.events_sent, counts.events_rejected
+        return pipeline.run(events, out, on_sent, rate, batch)

@@ -41,6 +41,8 @@ from policysim.simulators.scenario import ScenarioError, load_scenario
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from policysim.app.pipeline import PipelineCounts
+
 
 @dataclass(frozen=True)
 class RunResult(ReportResult):
@@ -122,6 +124,7 @@ def run_scenario(
         keep = stack.enter_context(open(folder / "verdicts.jsonl", "wb")) if keep_verdicts else None
         sent, received = stack.enter_context(_bars(console, count, count * len(policies)))
         sink = VerdictSink(builder, keep, received)
+        delivery: dict[str, int] = {}  # what the broker acknowledged, through Kafka
         if offline:
             done, rejected = evaluate_offline(
                 Engine(policies, registry),
@@ -131,10 +134,15 @@ def run_scenario(
                 lambda line: sent(line, True),
             )
         else:
-            done, rejected = _through_kafka(
+            counts = _through_kafka(
                 settings, policies, registry_path, generate_events(population, count), sink,
                 lambda n: sent(n, False), folder / "logs",
             )  # fmt: skip
+            done, rejected = counts.events_sent, counts.events_rejected
+            delivery = {
+                "events_acknowledged": counts.events_acknowledged,
+                "events_lost": counts.events_lost,
+            }
     seconds = time.perf_counter() - started
     mode = "offline" if offline else "kafka"
     inputs = {
@@ -150,6 +158,7 @@ def run_scenario(
             "mode": mode,
             "events_sent": done,
             "events_rejected": rejected,
+            **delivery,
             "verdicts_received": sink.received,
             "seconds": round(seconds, 1),
         },
@@ -180,7 +189,7 @@ def _through_kafka(
     sink: VerdictSink,
     on_sent: Callable[[int], None],
     log_dir: Path,
-) -> tuple[int, int]:
+) -> PipelineCounts:
     """The pipeline (imported here: an offline run never loads Kafka or Faust)."""
     from policysim.app.pipeline import run_pipeline
     from policysim.app.worker_process import WorkerProcessError

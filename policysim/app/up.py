@@ -58,6 +58,8 @@ class UpSummary:
     policies: list[PolicyRow] = field(default_factory=list)
     events_sent: int = 0
     messages_sent: int = 0
+    events_acknowledged: int = 0
+    events_lost: int = 0
     offered_per_second: float = 0.0
     events_evaluated: int = 0
     events_rejected: int = 0
@@ -90,6 +92,8 @@ class UpSummary:
         return [
             f"{self.events_sent:,} events sent in {self.messages_sent:,} messages "
             f"({self.offered_per_second:,.0f}/s offered)",
+            f"{self.events_acknowledged:,} acknowledged by the broker"
+            + (f", {self.events_lost:,} LOST" if self.events_lost else ""),
             f"{self.events_evaluated:,} evaluated, {self.events_rejected:,} rejected "
             f"(topic {self.topic_dlq})",
             f"{self.verdicts:,} verdicts in topic {self.topic_verdicts}; "
@@ -217,6 +221,8 @@ def _summary(pipeline: Any, counts: Any, workdir: Path) -> UpSummary:
         policies=rows,
         events_sent=counts.events_sent,
         messages_sent=counts.messages_sent,
+        events_acknowledged=counts.events_acknowledged,
+        events_lost=counts.events_lost,
         offered_per_second=round(counts.events_sent / max(counts.send_seconds, 1e-9), 1),
         events_evaluated=counts.events_evaluated,
         events_rejected=counts.events_rejected,

@@ -39,11 +39,12 @@ def test_run_pipeline_streams_every_verdict_to_out(kafka_settings: Settings, tmp
     out = io.BytesIO()
     sent_counts: list[int] = []
     settings = kafka_settings.replace(batch=50, linger_ms=5)
-    sent, rejected = run_pipeline(
+    counts = run_pipeline(
         settings, policies, EXAMPLES / "registry.csv", events, out, sent_counts.append,
         log_dir=tmp_path,
     )  # fmt: skip
-    assert (sent, rejected) == (401, 1)
+    assert (counts.events_sent, counts.events_rejected) == (401, 1)
+    assert (counts.events_acknowledged, counts.events_lost) == (401, 0)
     assert sum(sent_counts) == 401
     verdicts = [orjson.loads(line) for line in out.getvalue().splitlines()]
     assert Counter(v["policy"] for v in verdicts) == {"pta-vpn-2024": 400, "pta-vpn-strict": 400}
