@@ -154,6 +154,17 @@ class EmbeddedBroker:
             process.kill()
             process.wait()
 
+    def kill(self) -> None:
+        """Kill the broker at once (SIGKILL), as a crash would; :meth:`start` brings it back empty.
+
+        The port stays the same, so clients see the same broker come back
+        without its topics: what the fault tests need.
+        """
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
     def wait(self) -> int:
         """Block until the broker process ends (for ``policysim broker``)."""
         if self._process is None:

@@ -75,3 +75,11 @@ def test_a_record_larger_than_a_batch_is_refused() -> None:
     batches = PartitionBatches(_Producer())
     with pytest.raises(ValueError, match="exceeds the batch size"):
         _fill(batches, [("t", 0, b"x" * 101)])
+
+
+def test_shipped_batches_carry_the_weight_of_their_records() -> None:
+    batches = PartitionBatches(_Producer(size=2))
+    for weight, value in ((3, b"a"), (4, b"b"), (5, b"c")):
+        batches.append("t", 0, None, value, [], weight=weight)
+    shipped = asyncio.run(batches.ship_weighted())
+    assert [weight for _, weight in shipped] == [7, 5]
