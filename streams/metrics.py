@@ -175,7 +175,13 @@ class WorkerMetrics:
         )
         self.policy_reload_failures = Counter(
             "policysim_policy_reload_failures",
-            "Changed policy files refused because they did not validate",
+            "Policy files refused (they did not validate, or were deleted): the old one stays",
+            registry=r,
+        )
+        self.policy_file_missing = Gauge(
+            "policysim_policy_file_missing",
+            "1 while a loaded policy's file is deleted or unreadable (the policy stays in force)",
+            ["policy"],
             registry=r,
         )
         self.policy_reloads = Counter(

@@ -3,7 +3,10 @@
 The file's content hash, not its modification time alone, decides whether it
 changed, so an editor that rewrites a file without changes does not count as
 a reload. A file that fails to load leaves the old policy deciding; its
-problems are logged (``FILE:LINE:COLUMN: message``) and counted.
+problems are logged (``FILE:LINE:COLUMN: message``) and counted. A file that
+disappears (deleted, or no longer readable) also leaves the old policy
+deciding: that is logged once and counted, and shown by a gauge until the file
+is back, when it is loaded as a changed file.
 """
 
 from __future__ import annotations
@@ -50,9 +53,19 @@ class PolicyWatcher:
         swapped = []
         for index, path in enumerate(self.paths):
             digest = _digest(path)
-            if digest is None or digest == self._seen[index]:
+            if digest == self._seen[index]:
                 continue
             self._seen[index] = digest
+            name = self.engine.policies[index].name
+            self.metrics.policy_file_missing.labels(name).set(1 if digest is None else 0)
+            if digest is None:
+                self.metrics.policy_reload_failures.inc()
+                log.error(
+                    "policy file %s is gone (deleted or unreadable); policy %s stays in force",
+                    path,
+                    name,
+                )
+                continue
             try:
                 policy = load_policy(path)
             except PolicyError as exc:

@@ -211,6 +211,31 @@ def test_invalid_policy_edit_is_refused_and_old_policy_keeps_deciding(
     assert wait_verdict(stream, consume, "after-good-edit-2")["policy_version"] == 4
 
 
+def test_deleted_policy_file_is_logged_and_counted_and_the_policy_stays(
+    stream: Stream, consume
+) -> None:
+    path = stream.folder / "pta-vpn-2024.yaml"
+    original = path.read_text()
+    path.unlink()
+    try:
+        stream.worker.wait_for(
+            lambda m: sample_sum(m, "policysim_policy_file_missing", policy="pta-vpn-2024") == 1,
+            10,
+            "noticing the deleted file",
+        )
+        stream.send_events([make_event(2, "after-delete-")])
+        assert wait_verdict(stream, consume, "after-delete-2")["policy_version"] == 4
+        log_text = stream.worker.log_path.read_text()
+        assert log_text.count(f"policy file {path} is gone") == 1
+    finally:
+        path.write_text(original.replace("version: 3 ", "version: 5 ", 1))
+    stream.worker.wait_for(
+        lambda m: sample_sum(m, "policysim_policy_file_missing", policy="pta-vpn-2024") == 0,
+        10,
+        "loading the file back",
+    )
+
+
 def test_two_workers_share_partitions_and_one_takes_over(stream: Stream, consume) -> None:
     a = stream.worker
     b = WorkerProcess(
