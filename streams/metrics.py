@@ -198,6 +198,13 @@ class WorkerMetrics:
             "Partitions of the connections topic assigned to this worker",
             registry=r,
         )
+        self.broker_resets = Counter(
+            "policysim_broker_resets",
+            "Times the broker was found to have lost the worker's topic or positions (restarted "
+            "empty, topic recreated); reason: topic_missing, offsets_lost, end_below_position",
+            ["reason"],
+            registry=r,
+        )
         self.ready = Gauge(
             "policysim_worker_ready",
             "1 once the worker has partitions, the registry and a producer; 0 before and on stop",

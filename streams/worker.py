@@ -12,6 +12,9 @@ Design choices forced by measurements on Faust and the embedded broker:
 * The registry comes from the registry file plus the ``registrations`` topic
   read from the beginning (:mod:`policysim.streams.registry_follower`), never from a
   Faust table changelog.
+* A broker that lost the topics or the group's positions (the embedded one
+  restarted, a topic recreated) is noticed by :class:`ResetWatch`, which
+  drops readiness and reads the new topic from its start.
 * The session timeout is short (a group join takes half of it) and Faust's web
   server is disabled, so nothing listens beyond the metrics port on 127.0.0.1.
 """
@@ -43,6 +46,7 @@ from policysim.streams.policy_watch import PolicyWatcher
 from policysim.streams.processing import BatchProcessor, InMessage, OutRecord
 from policysim.streams.record_batches import PartitionBatches
 from policysim.streams.registry_follower import RegistryFollower
+from policysim.streams.resets import ResetWatch
 from policysim.streams.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -160,6 +164,8 @@ class WorkerRuntime(Service):
         self._partition_counts: dict[str, int] = {}
         self.processed: dict[Any, int] = {}
         self.assigned = asyncio.Event()
+        self.announced = False
+        self.resets = ResetWatch(app, settings, metrics, self.processed, lambda: self.announced)
         self._registry_changed()
         metrics.set_policies(engine.policies)
 
@@ -179,6 +185,7 @@ class WorkerRuntime(Service):
         self.add_future(self.watcher.run())
         self.add_future(self._announce_ready())
         self.add_future(self._track_lag())
+        self.add_future(self.resets.run())
 
     async def on_stop(self) -> None:
         self.metrics.ready.set(0)
@@ -189,6 +196,7 @@ class WorkerRuntime(Service):
 
     async def _announce_ready(self) -> None:
         await asyncio.gather(self.follower.caught_up.wait(), self.assigned.wait())
+        self.announced = True
         self.metrics.ready.set(1)
         log.info("%s: group %s", READY_LINE, self.settings.consumer_group)
 

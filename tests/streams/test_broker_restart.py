@@ -9,6 +9,7 @@ the outage. Every event it sent is then either acknowledged by the new broker
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -18,7 +19,9 @@ from pathlib import Path
 import pytest
 from kafka_topics import private_settings
 
+from policysim.app.worker_process import WorkerProcess, sample_sum
 from policysim.base.settings import Settings
+from policysim.policies.examples import EXAMPLES_DIR
 from policysim.streams.broker import EmbeddedBroker
 from policysim.streams.reading import read_items
 
@@ -90,5 +93,63 @@ def test_simulate_counts_the_events_a_restarted_broker_lost(tmp_path: Path) -> N
         assert acknowledged + lost == sent
         in_new_topic = read_items(settings, topic, until_idle=3.0, expected=acknowledged + 1)
         assert len(in_new_topic) == acknowledged
+    finally:
+        broker.stop()
+
+
+def _events(prefix: str, n: int) -> list[tuple[bytes, bytes]]:
+    """``n`` events of distinct sources as (key, value) messages."""
+    out = []
+    for i in range(n):
+        src = f"10.{i % 200}.{i // 200}.7"
+        event = {
+            "id": f"{prefix}{i}", "ts": 1733000400.0, "src": src, "sport": 40000,
+            "dst": "198.51.100.7", "dport": 51820, "proto": "udp", "app": "wireguard",
+        }  # fmt: skip
+        out.append((src.encode(), json.dumps(event).encode()))
+    return out
+
+
+def _send(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap)
+    try:
+        for key, value in messages:
+            producer.send(settings.topic_connections, value, key=key)
+        producer.flush(30)
+    finally:
+        producer.close()
+
+
+def test_worker_reads_the_new_topics_whole_after_a_broker_restart(tmp_path: Path) -> None:
+    broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
+    try:
+        settings = private_settings(broker.bootstrap, "worker-restart").replace(
+            policy_watch_seconds=1.0
+        )
+        policy = EXAMPLES_DIR / "pta-vpn-2024.yaml"
+        log_path = tmp_path / "worker.log"
+        with WorkerProcess(settings, [policy], EXAMPLES_DIR / "registry.csv", log_path) as worker:
+            worker.wait_ready()
+            _send(settings, _events("old-", 2000))
+            worker.wait_for(
+                lambda m: sample_sum(m, "policysim_events_total") >= 2000, 60, "done with old"
+            )
+            broker.kill()
+            broker.start()
+            private_settings(broker.bootstrap, "worker-restart")  # the topics again, empty
+            _send(settings, _events("new-", 500))
+            worker.wait_for(
+                lambda m: sample_sum(m, "policysim_broker_resets_total") >= 1, 30, "noticing"
+            )
+            worker.wait_for(
+                lambda m: sample_sum(m, "policysim_worker_ready") == 1, 60, "ready again"
+            )
+            verdicts = read_items(settings, settings.topic_verdicts, until_idle=5.0)
+            decided = {v["id"] for v in verdicts}
+            assert decided == {f"new-{i}" for i in range(500)}
+        log_text = log_path.read_text()
+        assert log_text.count("the broker lost topic") == 1, log_text[-3000:]
     finally:
         broker.stop()
