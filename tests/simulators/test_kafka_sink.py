@@ -99,6 +99,7 @@ def test_replay_to_kafka_puts_rejects_in_the_temp_folder_and_names_them(
     assert main([*args, "--topic", topic]) == 0
     summary = capsys.readouterr().out
     assert "read 21 lines: sent 20 events (20 messages), rejected 1 (see " in summary
+    assert "; 20 acknowledged; " in summary
     rejects = Path(summary.split("(see ")[1].split(")")[0])
     assert rejects.parent == Path(tempfile.gettempdir()) and rejects.is_file()
     assert json.loads(rejects.read_text())["reason"] == "not_json"

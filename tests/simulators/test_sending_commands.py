@@ -147,3 +147,12 @@ def test_rejects_never_land_in_the_current_folder() -> None:
         path = default_rejects_path(out, "/data/conn.log.gz")
         assert path.parent == Path(tempfile.gettempdir())
         assert path.name.startswith("policysim-conn-") and path.name.endswith(".rejects.jsonl")
+
+
+def test_the_final_line_says_what_the_broker_acknowledged_and_lost() -> None:
+    from policysim.app.sending import acknowledgement, lost_events
+
+    assert acknowledgement(5000, 5000, 0) == "5,000 acknowledged"
+    assert acknowledgement(5000, 3000, 2000) == "5,000 sent, 3,000 acknowledged, 2,000 lost"
+    sentence = lost_events(5000, 2000, "the broker restarted empty")
+    assert sentence.startswith("2,000 of 5,000 events were lost (the broker restarted empty)")

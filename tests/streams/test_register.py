@@ -78,6 +78,7 @@ def test_skip_bad_rows_publishes_the_good_ones_and_counts_the_bad(
     assert main([*args, "--topic", topic, "--skip-bad-rows"]) == 0
     out = capsys.readouterr().out
     assert out.strip() == (
-        f"published 3 records of 2 entities from {path} to {topic}; skipped 2 bad rows; 3 acknowledged"
+        f"published 3 records of 2 entities from {path} to {topic}; skipped 2 bad rows; "
+        "3 acknowledged"
     )
     assert len(consume(kafka_settings, topic, expected=3)) == 3
