@@ -122,7 +122,12 @@ def _send(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
         producer.close()
 
 
-def test_worker_reads_the_new_topics_whole_after_a_broker_restart(tmp_path: Path) -> None:
+@pytest.mark.parametrize("topics_back", [True, False], ids=["recreated", "missing"])
+def test_worker_reads_the_new_topics_whole_after_a_broker_restart(
+    tmp_path: Path, topics_back: bool
+) -> None:
+    """The broker comes back empty: with the topics made again by someone, or none (the worker
+    then makes them itself)."""
     broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
     try:
         settings = private_settings(broker.bootstrap, "worker-restart").replace(
@@ -138,7 +143,14 @@ def test_worker_reads_the_new_topics_whole_after_a_broker_restart(tmp_path: Path
             )
             broker.kill()
             broker.start()
-            private_settings(broker.bootstrap, "worker-restart")  # the topics again, empty
+            if topics_back:
+                private_settings(broker.bootstrap, "worker-restart")  # the topics again, empty
+            else:
+                wait_until(
+                    lambda: len(end_offsets(settings, settings.topic_connections)) == 8,
+                    30,
+                    "the worker making its topics again",
+                )
             _send(settings, _events("new-", 500))
             worker.wait_for(
                 lambda m: sample_sum(m, "policysim_broker_resets_total") >= 1, 30, "noticing"
