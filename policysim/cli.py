@@ -45,7 +45,9 @@ COMMAND_MODULES = (
 )
 
 # Libraries whose INFO and WARNING lines mean nothing to a person running a command.
-NOISY_LOGGERS = ("kafka", "aiokafka", "faust", "mode", "asyncio", "urllib3")
+NOISY_LOGGERS = ("faust", "mode", "asyncio", "urllib3")
+# Kafka clients log every failed connection; the commands count and report them instead.
+KAFKA_CLIENT_LOGGERS = ("kafka", "aiokafka")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -178,6 +180,8 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.ERROR)
+    for name in KAFKA_CLIENT_LOGGERS:  # their connection errors are counted and said by us
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.CRITICAL)
     logging.captureWarnings(debug)
     if not debug and not sys.warnoptions:
         warnings.filterwarnings("ignore")

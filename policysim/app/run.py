@@ -53,11 +53,13 @@ class RunResult(ReportResult):
     events_rejected: int = 0
     verdicts_received: int = 0
     seconds: float = 0.0
+    events_lost: int = 0
 
     def as_dict(self) -> dict:
         run = {
             "mode": self.mode,
             "events_sent": self.events_sent,
+            "events_lost": self.events_lost,
             "events_rejected": self.events_rejected,
             "verdicts_received": self.verdicts_received,
             "seconds": round(self.seconds, 2),
@@ -178,6 +180,7 @@ def run_scenario(
         events_rejected=rejected,
         verdicts_received=sink.received,
         seconds=seconds,
+        events_lost=delivery.get("events_lost", 0),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import sys
 from typing import TYPE_CHECKING
 
 from policysim.base.settings import Settings
@@ -76,9 +77,16 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Set
         return options.fail("run", exc)
     if args.format == "json":
         print(json.dumps(result.as_dict(), indent=2))
-        return 0
-    _print_headline(console, result)
-    print(result.out)
+    else:
+        _print_headline(console, result)
+        print(result.out)
+    if result.events_lost:
+        print(
+            f"policysim run: {result.events_lost:,} events were lost by the broker; the report"
+            " counts only what arrived",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
