@@ -500,11 +500,18 @@ class Registry:
         entities = []
         rows = []
         extra: list = []
+        where = {  # each grant's own prefix (an IPv4 alias of an IPv6 grant left out)
+            id(grant): (version, network, length)
+            for (version, length), table in self._tables.items()
+            for network, grants in table.items()
+            for grant in grants
+            if (version == 6) == (":" in grant.prefix)
+        }
         for number, (entity_id, entity) in enumerate(self._entities.items()):
             revocations = [[when, raw] for when, raw in entity.revocations.items()]
             entities.append([entity_id, entity.name, entity.category, revocations])
             for grant in entity.grants:
-                version, value, length = parse_prefix(grant.prefix)
+                version, value, length = where[id(grant)]
                 start, expires, revoked = grant.start, grant.expires, grant.revoked
                 flags = (
                     _raw_flag(grant.raw[0], start, extra)

@@ -72,7 +72,8 @@ def from_bytes(data: bytes) -> Registry:
     if len(sections) < 2 + len(STATE_COLUMNS):
         raise ipset_file.SnapshotError(f"registry snapshot has only {len(sections)} sections")
     try:
-        meta = _meta_decoder.decode(sections[0])
+        with gc_paused():
+            meta = _meta_decoder.decode(sections[0])
         arrays = {
             name: np.frombuffer(section, dtype=_DTYPES[name])
             for name, section in zip(STATE_COLUMNS, sections[1:], strict=False)
