@@ -566,7 +566,6 @@ class Registry:
                 entities.append((entity_id, entity))
             extra = iter(meta["raw"])
             texts = meta["prefixes"].split("\n") if len(arrays["entity"]) else []
-            columns = [arrays[name].tolist() for name, _ in _COLUMNS]
             touched = []
             for (
                 number,
@@ -580,7 +579,18 @@ class Registry:
                 revoked,
                 until,
                 flags,
-            ), text in zip(zip(*columns, strict=True), texts, strict=True):
+            ), text in zip(_rows(arrays), texts, strict=True):
+                # one float object where apply shares one too: the endless times, and the end
+                if start == _ALWAYS:
+                    start = _ALWAYS
+                if expires == math.inf:
+                    expires = math.inf
+                if revoked == math.inf:
+                    revoked = math.inf
+                if until == expires:
+                    until = expires
+                elif until == revoked:
+                    until = revoked
                 entity_id, entity = entities[number]
                 raw = (
                     _raw_value(flags & 3, start, extra),
@@ -614,6 +624,7 @@ class RegistryState:
 
 
 _LOW64 = (1 << 64) - 1
+_ALWAYS = -math.inf  # one object shared by every grant loaded without a start
 _COLUMNS = (
     ("entity", np.int32),
     ("category", np.int32),
@@ -628,6 +639,16 @@ _COLUMNS = (
     ("raw", np.uint8),
 )
 STATE_COLUMNS = tuple(name for name, _ in _COLUMNS)
+
+
+def _rows(arrays: dict[str, np.ndarray], chunk: int = 1 << 16) -> Iterator[tuple]:
+    """The grant rows as Python values, a chunk at a time: converting whole columns at once
+    would hold eleven million temporary objects at a million grants and leave the process that
+    much larger."""
+    size = len(arrays["entity"])
+    for first in range(0, size, chunk):
+        columns = [arrays[name][first : first + chunk].tolist() for name, _ in _COLUMNS]
+        yield from zip(*columns, strict=True)
 
 
 def _raw_flag(raw: Time, parsed: float, extra: list) -> int:
