@@ -111,3 +111,30 @@ def test_a_snapshot_of_another_kind_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RegistryError) as caught:
         load_registry(path)
     assert "expected b'REGS'" in str(caught.value.problems[0])
+
+
+def test_more_categories_than_the_probe_mask_round_trip() -> None:
+    registry = Registry()
+    for i in range(70):
+        registry.apply(RegistryRecord(f"e{i}", None, f"c{i}", [f"10.0.{i}.0/24"]))
+    loaded = registry_snapshot.from_bytes(registry_snapshot.to_bytes(registry))
+    ips = [parse_ip("10.0.65.1"), parse_ip("10.0.3.1"), parse_ip("11.0.0.1")]
+    assert loaded.categories_batch(ips, [0.0] * 3) == ["c65", "c3", None]
+    assert list(loaded.records()) == list(registry.records())
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_bulk_loads_leave_the_garbage_collector_as_they_found_it(enabled: bool) -> None:
+    import gc
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        registry = Registry()
+        with registry.bulk():
+            registry.apply(RegistryRecord("e1", None, "bank", ["10.0.0.0/8"]))
+            assert not gc.isenabled()
+        registry_snapshot.from_bytes(registry_snapshot.to_bytes(registry))
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
