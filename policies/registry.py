@@ -498,47 +498,44 @@ class Registry:
     def to_state(self) -> RegistryState:
         """The registry as columns, one row per grant in :meth:`grants` order, for snapshots."""
         entities = []
-        rows = []
-        extra: list = []
-        where = {  # each grant's own prefix (an IPv4 alias of an IPv6 grant left out)
-            id(grant): (version, network, length)
-            for (version, length), table in self._tables.items()
-            for network, grants in table.items()
-            for grant in grants
-            if (version == 6) == (":" in grant.prefix)
-        }
+        numbers: list[int] = []
+        grants: list[_Grant] = []
         for number, (entity_id, entity) in enumerate(self._entities.items()):
             revocations = [[when, raw] for when, raw in entity.revocations.items()]
             entities.append([entity_id, entity.name, entity.category, revocations])
-            for grant in entity.grants:
-                version, value, length = where[id(grant)]
-                start, expires, revoked = grant.start, grant.expires, grant.revoked
-                flags = (
-                    _raw_flag(grant.raw[0], start, extra)
-                    | _raw_flag(grant.raw[1], expires, extra) << 2
-                    | _raw_flag(grant.raw[2], revoked, extra) << 4
-                )
-                rows.append(
-                    (
-                        number,
-                        self._codes[grant.category],
-                        version,
-                        length,
-                        value >> 64,
-                        value & _LOW64,
-                        start,
-                        expires,
-                        revoked,
-                        grant.until,
-                        flags,
-                    )
-                )
-        columns = list(zip(*rows, strict=True)) or [()] * len(_COLUMNS)
-        arrays = {
-            name: np.array(column, dtype=dtype)
-            for (name, dtype), column in zip(_COLUMNS, columns, strict=True)
+            grants.extend(entity.grants)
+            numbers.extend([number] * len(entity.grants))
+        where = {  # each grant's own prefix (an IPv4 alias of an IPv6 grant left out)
+            id(grant): (version, network, length)
+            for (version, length), table in self._tables.items()
+            for network, listed in table.items()
+            for grant in listed
+            if (version == 6) == (":" in grant.prefix)
         }
-        prefixes = "\n".join(grant.prefix for _, _, grant in self.grants())
+        places = [where[id(grant)] for grant in grants]
+        extra: list = []
+        flags = [
+            _raw_flag(grant.raw[0], grant.start, extra)
+            | _raw_flag(grant.raw[1], grant.expires, extra) << 2
+            | _raw_flag(grant.raw[2], grant.revoked, extra) << 4
+            for grant in grants
+        ]
+        count, codes = len(grants), self._codes
+        columns = {
+            "entity": numbers,
+            "category": (codes[grant.category] for grant in grants),
+            "family": (version for version, _, _ in places),
+            "length": (length for _, _, length in places),
+            "high": (value >> 64 for _, value, _ in places),
+            "low": (value & _LOW64 for _, value, _ in places),
+            "start": (grant.start for grant in grants),
+            "expires": (grant.expires for grant in grants),
+            "revoked": (grant.revoked for grant in grants),
+            "until": (grant.until for grant in grants),
+            "raw": flags,
+        }
+        arrays = {name: np.fromiter(columns[name], dtype, count) for name, dtype in _COLUMNS}
+        prefixes = "\n".join(grant.prefix for grant in grants)
         sets = [self._all, *(self._by_category.get(name, IPSet()) for name in self._codes)]
         meta = {
             "version": self.version,
@@ -567,6 +564,7 @@ class Registry:
             extra = iter(meta["raw"])
             texts = meta["prefixes"].split("\n") if len(arrays["entity"]) else []
             touched = []
+            tables: dict[tuple[int, int], dict[int, list[_Grant]]] = {}
             for (
                 number,
                 code,
@@ -599,12 +597,23 @@ class Registry:
                 )
                 grant = _Grant(entity_id, names[code], text, start, expires, revoked, until, raw)
                 entity.grants.append(grant)
-                prefix = (version, high << 64 | low, length)
-                for at in (prefix, *(_mapped_alias(prefix) if version == 6 else ())):
-                    grants = registry._grants_at(at)
+                value = high << 64 | low
+                table = tables.get((version, length))
+                if table is None:
+                    table = tables[version, length] = registry._table(version, length)
+                grants = table.get(value)
+                if grants is None:
+                    table[value] = [grant]
+                else:
                     grants.append(grant)
                     if len(grants) == 2:
                         touched.append(grants)
+                if version == 6:
+                    for alias in _mapped_alias((version, value, length)):
+                        grants = registry._grants_at(alias)
+                        grants.append(grant)
+                        if len(grants) == 2:
+                            touched.append(grants)
             for grants in touched:
                 grants.sort(key=_Grant.order)  # stable: the order insort gave on apply
             sets = [IPSet.from_bytes(data) for data in state.sets]

@@ -122,6 +122,9 @@ def _csv_rows(name: str, text: str) -> Iterator[_Row | Problem]:
     header = [column.strip() for column in first]
     _check_header(name, header, lines[0] if lines else "")
     last = reader.line_num
+    where = {column: at for at, column in enumerate(header)}  # a repeated column: the last
+    required = [where[column] for column in CSV_COLUMNS]
+    revoked_at = where.get("revoked_at")
 
     def locate(line: str) -> dict[str, int]:
         starts = _field_columns(line)
@@ -135,7 +138,7 @@ def _csv_rows(name: str, text: str) -> Iterator[_Row | Problem]:
         if isinstance(row, Problem):
             yield row
             continue
-        if not any(cell.strip() for cell in row):
+        if not "".join(row).strip():
             continue
         line = lines[number - 1] if number <= len(lines) else ""
         if len(row) != len(header):
@@ -145,19 +148,21 @@ def _csv_rows(name: str, text: str) -> Iterator[_Row | Problem]:
             )
             yield Problem(Position(name, number), message)
             continue
-        cells = {column: (cell.strip() or None) for column, cell in zip(header, row, strict=True)}
-        if cells["prefix"] is None:
+        entity_id, name_, category, prefix, registered, expires = (
+            row[at].strip() or None for at in required
+        )
+        if prefix is None:
             message = "the prefix is empty: each row registers one address or CIDR prefix"
             yield Problem(Position(name, number, locate(line)["prefixes"]), message)
             continue
         record = RegistryRecord(
-            entity_id=cells["entity_id"] or "",
-            name=cells["name"],
-            category=cells["category"],
-            prefixes=[cells["prefix"]],
-            registered_at=cells["registered_at"],
-            expires_at=cells["expires_at"],
-            revoked_at=cells.get("revoked_at"),
+            entity_id=entity_id or "",
+            name=name_,
+            category=category,
+            prefixes=[prefix],
+            registered_at=registered,
+            expires_at=expires,
+            revoked_at=None if revoked_at is None else row[revoked_at].strip() or None,
         )
         yield _Row(number, record, line, locate)
 
