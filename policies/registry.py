@@ -22,6 +22,7 @@ state it used.
 
 from __future__ import annotations
 
+import gc
 import math
 from bisect import insort
 from collections.abc import Iterable, Iterator, Sequence
@@ -278,11 +279,14 @@ class Registry:
     def bulk(self) -> Iterator[Registry]:
         """Apply many records with the filter sets built once at the end (bulk roaring loads).
 
-        Answers inside the block may miss the records applied in it.
+        Answers inside the block may miss the records applied in it. The cyclic garbage
+        collector is paused meanwhile: a large load creates millions of objects and none of
+        them cycles, and full collections over them took more time than the load itself.
         """
         self._deferred = {}
         try:
-            yield self
+            with gc_paused():
+                yield self
         finally:
             deferred, self._deferred = self._deferred, None
             for category, prefixes in deferred.items():
@@ -389,8 +393,11 @@ class Registry:
             rows = at[fast]
             codes[rows], bits[rows] = index.probe(values[fast], ts[rows])
         slow = at[exact].tolist()
-        slow.extend(i for i, value in zip(columns.v6_positions, columns.v6, strict=True)
-                    if self._all.contains_v6(value))  # fmt: skip
+        slow.extend(
+            i
+            for i, value in zip(columns.v6_positions, columns.v6, strict=True)
+            if self._all.contains_v6(value)
+        )
         for i in slow:
             codes[i], bits[i] = self._exact(columns.ips[i], float(ts[i]))
         return codes, bits
@@ -485,6 +492,200 @@ class Registry:
                 )
             for raw in entity.revocations.values():
                 yield RegistryRecord(entity_id, revoked_at=raw)
+
+    # --- compiled state ----------------------------------------------------------
+
+    def to_state(self) -> RegistryState:
+        """The registry as columns, one row per grant in :meth:`grants` order, for snapshots."""
+        entities = []
+        numbers: list[int] = []
+        grants: list[_Grant] = []
+        for number, (entity_id, entity) in enumerate(self._entities.items()):
+            revocations = [[when, raw] for when, raw in entity.revocations.items()]
+            entities.append([entity_id, entity.name, entity.category, revocations])
+            grants.extend(entity.grants)
+            numbers.extend([number] * len(entity.grants))
+        where = {  # each grant's own prefix (an IPv4 alias of an IPv6 grant left out)
+            id(grant): (version, network, length)
+            for (version, length), table in self._tables.items()
+            for network, listed in table.items()
+            for grant in listed
+            if (version == 6) == (":" in grant.prefix)
+        }
+        places = [where[id(grant)] for grant in grants]
+        extra: list = []
+        flags = [
+            _raw_flag(grant.raw[0], grant.start, extra)
+            | _raw_flag(grant.raw[1], grant.expires, extra) << 2
+            | _raw_flag(grant.raw[2], grant.revoked, extra) << 4
+            for grant in grants
+        ]
+        count, codes = len(grants), self._codes
+        columns = {
+            "entity": numbers,
+            "category": (codes[grant.category] for grant in grants),
+            "family": (version for version, _, _ in places),
+            "length": (length for _, _, length in places),
+            "high": (value >> 64 for _, value, _ in places),
+            "low": (value & _LOW64 for _, value, _ in places),
+            "start": (grant.start for grant in grants),
+            "expires": (grant.expires for grant in grants),
+            "revoked": (grant.revoked for grant in grants),
+            "until": (grant.until for grant in grants),
+            "raw": flags,
+        }
+        arrays = {name: np.fromiter(columns[name], dtype, count) for name, dtype in _COLUMNS}
+        prefixes = "\n".join(grant.prefix for grant in grants)
+        sets = [self._all, *(self._by_category.get(name, IPSet()) for name in self._codes)]
+        meta = {
+            "version": self.version,
+            "categories": list(self._codes),
+            "entities": entities,
+            "raw": extra,
+            "prefixes": prefixes,
+        }
+        return RegistryState(meta, arrays, [ipset.to_bytes() for ipset in sets])
+
+    @classmethod
+    def from_state(cls, state: RegistryState) -> Registry:
+        """The registry :meth:`to_state` described, without re-validating a single record:
+        the state is only ever written from a registry that accepted them."""
+        registry = cls()
+        meta, arrays = state.meta, state.arrays
+        with gc_paused():
+            registry.version = meta["version"]
+            names = meta["categories"]
+            registry._codes = {name: code for code, name in enumerate(names)}
+            entities = []
+            for entity_id, name, category, revocations in meta["entities"]:
+                entity = _Entity(name, category, [], {when: raw for when, raw in revocations})
+                registry._entities[entity_id] = entity
+                entities.append((entity_id, entity))
+            extra = iter(meta["raw"])
+            texts = meta["prefixes"].split("\n") if len(arrays["entity"]) else []
+            touched = []
+            tables: dict[tuple[int, int], dict[int, list[_Grant]]] = {}
+            for (
+                number,
+                code,
+                version,
+                length,
+                high,
+                low,
+                start,
+                expires,
+                revoked,
+                until,
+                flags,
+            ), text in zip(_rows(arrays), texts, strict=True):
+                # one float object where apply shares one too: the endless times, and the end
+                if start == _ALWAYS:
+                    start = _ALWAYS
+                if expires == math.inf:
+                    expires = math.inf
+                if revoked == math.inf:
+                    revoked = math.inf
+                if until == expires:
+                    until = expires
+                elif until == revoked:
+                    until = revoked
+                entity_id, entity = entities[number]
+                raw = (
+                    _raw_value(flags & 3, start, extra),
+                    _raw_value(flags >> 2 & 3, expires, extra),
+                    _raw_value(flags >> 4 & 3, revoked, extra),
+                )
+                grant = _Grant(entity_id, names[code], text, start, expires, revoked, until, raw)
+                entity.grants.append(grant)
+                value = high << 64 | low
+                table = tables.get((version, length))
+                if table is None:
+                    table = tables[version, length] = registry._table(version, length)
+                grants = table.get(value)
+                if grants is None:
+                    table[value] = [grant]
+                else:
+                    grants.append(grant)
+                    if len(grants) == 2:
+                        touched.append(grants)
+                if version == 6:
+                    for alias in _mapped_alias((version, value, length)):
+                        grants = registry._grants_at(alias)
+                        grants.append(grant)
+                        if len(grants) == 2:
+                            touched.append(grants)
+            for grants in touched:
+                grants.sort(key=_Grant.order)  # stable: the order insort gave on apply
+            sets = [IPSet.from_bytes(data) for data in state.sets]
+            registry._all = sets[0]
+            registry._by_category = dict(zip(names, sets[1:], strict=True))
+        return registry
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryState:
+    """A registry as plain data: ``meta`` (entities, categories, prefixes as text, the raw
+    times that are not plain epoch floats), per-grant ``arrays`` and the bit sets' bytes."""
+
+    meta: dict
+    arrays: dict[str, np.ndarray]
+    sets: list[bytes]
+
+
+_LOW64 = (1 << 64) - 1
+_ALWAYS = -math.inf  # one object shared by every grant loaded without a start
+_COLUMNS = (
+    ("entity", np.int32),
+    ("category", np.int32),
+    ("family", np.uint8),
+    ("length", np.uint8),
+    ("high", np.uint64),
+    ("low", np.uint64),
+    ("start", np.float64),
+    ("expires", np.float64),
+    ("revoked", np.float64),
+    ("until", np.float64),
+    ("raw", np.uint8),
+)
+STATE_COLUMNS = tuple(name for name, _ in _COLUMNS)
+
+
+def _rows(arrays: dict[str, np.ndarray], chunk: int = 1 << 16) -> Iterator[tuple]:
+    """The grant rows as Python values, a chunk at a time: converting whole columns at once
+    would hold eleven million temporary objects at a million grants and leave the process that
+    much larger."""
+    size = len(arrays["entity"])
+    for first in range(0, size, chunk):
+        columns = [arrays[name][first : first + chunk].tolist() for name, _ in _COLUMNS]
+        yield from zip(*columns, strict=True)
+
+
+def _raw_flag(raw: Time, parsed: float, extra: list) -> int:
+    """How a time as given is kept: 0 absent, 1 the epoch float itself, 2 kept in ``extra``."""
+    if raw is None:
+        return 0
+    if type(raw) is float and raw == parsed:
+        return 1
+    extra.append(raw)
+    return 2
+
+
+def _raw_value(flag: int, parsed: float, extra: Iterator) -> Time:
+    if flag == 0:
+        return None
+    return parsed if flag == 1 else next(extra)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for a bulk build (restored as it was afterwards)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class RegistryView:

@@ -16,7 +16,7 @@ import csv
 import io
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,11 +41,17 @@ _JSON_BYTE = re.compile(r"\(byte (\d+)\)")
 
 @dataclass(frozen=True, slots=True)
 class _Row:
-    """A data line's record, with the column where each record field stands on the line."""
+    """A data line's record, with what finds the column where a record field stands on the
+    line: only a refused record needs it, so a clean file never pays for it."""
 
     line: int
     record: RegistryRecord
-    columns: dict[str, int]
+    text: str
+    locate: Callable[[str], dict[str, int]]
+
+    def column(self, field: str) -> int:
+        """The column (from 1) where ``field`` stands on the line, 0 when it cannot be told."""
+        return self.locate(self.text).get(field, 0)
 
 
 def load_registry(path: str | os.PathLike[str], strict: bool = False) -> Registry:
@@ -84,7 +90,7 @@ def load_registry(path: str | os.PathLike[str], strict: bool = False) -> Registr
             try:
                 registry.apply(row.record)
             except RecordError as exc:
-                column = row.columns.get(exc.field, 0) if exc.field else 0
+                column = row.column(exc.field) if exc.field else 0
                 problems.append(Problem(Position(name, row.line, column), str(exc)))
     if strict and problems:
         raise RegistryError(problems)
@@ -116,18 +122,25 @@ def _csv_rows(name: str, text: str) -> Iterator[_Row | Problem]:
     header = [column.strip() for column in first]
     _check_header(name, header, lines[0] if lines else "")
     last = reader.line_num
+    where = {column: at for at, column in enumerate(header)}  # a repeated column: the last
+    required = [where[column] for column in CSV_COLUMNS]
+    revoked_at = where.get("revoked_at")
+
+    def locate(line: str) -> dict[str, int]:
+        starts = _field_columns(line)
+        return {
+            ("prefixes" if column == "prefix" else column): start
+            for column, start in zip(header, starts, strict=False)
+        }
+
     for row in rows:
         number, last = last + 1, reader.line_num
         if isinstance(row, Problem):
             yield row
             continue
-        if not any(cell.strip() for cell in row):
+        if not "".join(row).strip():
             continue
-        starts = _field_columns(lines[number - 1] if number <= len(lines) else "")
-        columns = {
-            ("prefixes" if column == "prefix" else column): start
-            for column, start in zip(header, starts, strict=False)
-        }
+        line = lines[number - 1] if number <= len(lines) else ""
         if len(row) != len(header):
             message = (
                 f"this row has {len(row)} fields but the header has {len(header)}"
@@ -135,21 +148,23 @@ def _csv_rows(name: str, text: str) -> Iterator[_Row | Problem]:
             )
             yield Problem(Position(name, number), message)
             continue
-        cells = {column: (cell.strip() or None) for column, cell in zip(header, row, strict=True)}
-        if cells["prefix"] is None:
+        entity_id, name_, category, prefix, registered, expires = (
+            row[at].strip() or None for at in required
+        )
+        if prefix is None:
             message = "the prefix is empty: each row registers one address or CIDR prefix"
-            yield Problem(Position(name, number, columns["prefixes"]), message)
+            yield Problem(Position(name, number, locate(line)["prefixes"]), message)
             continue
         record = RegistryRecord(
-            entity_id=cells["entity_id"] or "",
-            name=cells["name"],
-            category=cells["category"],
-            prefixes=[cells["prefix"]],
-            registered_at=cells["registered_at"],
-            expires_at=cells["expires_at"],
-            revoked_at=cells.get("revoked_at"),
+            entity_id=entity_id or "",
+            name=name_,
+            category=category,
+            prefixes=[prefix],
+            registered_at=registered,
+            expires_at=expires,
+            revoked_at=None if revoked_at is None else row[revoked_at].strip() or None,
         )
-        yield _Row(number, record, columns)
+        yield _Row(number, record, line, locate)
 
 
 def _readable_rows(name: str, reader: Any) -> Iterator[list[str] | Problem]:
@@ -202,21 +217,26 @@ def _jsonl_rows(name: str, text: str) -> Iterator[_Row | Problem]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        columns = {
-            field: line.find(f'"{field}"') + 1
-            for field in RegistryRecord.__struct_fields__
-            if f'"{field}"' in line
-        }
         try:
-            yield _Row(number, _record_decoder.decode(line), columns)
+            yield _Row(number, _record_decoder.decode(line), line, _json_columns)
         except msgspec.ValidationError as exc:
             message, field = _explain_validation(str(exc))
-            yield Problem(Position(name, number, columns.get(field, 0) if field else 0), message)
+            column = _json_columns(line).get(field, 0) if field else 0
+            yield Problem(Position(name, number, column), message)
         except msgspec.DecodeError as exc:
             found = _JSON_BYTE.search(str(exc))
             column = int(found.group(1)) + 1 if found else 0
             message = f"this line is not valid JSON: {exc}"
             yield Problem(Position(name, number, column), message)
+
+
+def _json_columns(line: str) -> dict[str, int]:
+    """The column where each record field's key stands on a JSON line."""
+    return {
+        field: line.find(f'"{field}"') + 1
+        for field in RegistryRecord.__struct_fields__
+        if f'"{field}"' in line
+    }
 
 
 def _explain_validation(message: str) -> tuple[str, str | None]:

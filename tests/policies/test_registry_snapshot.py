@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from test_registry_reference import Reference, _apply_both, _check, records
+from test_registry_reference import QUERIES, Reference, _apply_both, _check, records
 
-from policysim.policies import registry_snapshot
+from policysim.policies import ipset_file, registry_snapshot
+from policysim.policies.addresses import parse_ip
 from policysim.policies.ipset_file import SnapshotError
 from policysim.policies.registry import Registry, RegistryError, RegistryRecord
 from policysim.policies.registry_files import load_registry
@@ -23,6 +24,61 @@ def test_a_snapshot_answers_like_its_registry(items: list[RegistryRecord]) -> No
     loaded = registry_snapshot.from_bytes(registry_snapshot.to_bytes(registry))
     assert loaded.version == registry.version
     _check(loaded, reference)
+    assert list(loaded.records()) == list(registry.records())
+    for query in QUERIES:
+        ip = parse_ip(query)
+        assert loaded.explain(ip, 150.0, include_inactive=True) == registry.explain(
+            ip, 150.0, include_inactive=True
+        )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(records, records)
+def test_a_loaded_snapshot_takes_updates_exactly(
+    first: list[RegistryRecord], then: list[RegistryRecord]
+) -> None:
+    registry, reference = Registry(), Reference()
+    for item in first:
+        _apply_both(registry, reference, item)
+    loaded = registry_snapshot.from_bytes(registry_snapshot.to_bytes(registry))
+    for item in then:
+        _apply_both(loaded, reference, item)
+    _check(loaded, reference)
+
+
+def test_times_and_names_come_back_as_they_were_given() -> None:
+    """ISO times, whole-number epochs and revocations are kept as given, not as floats."""
+    registry = Registry()
+    registry.apply(
+        RegistryRecord("e1", "Acme", "bank", ["10.0.0.0/8", "2001:db8::/32"],
+                       "2026-11-01T00:00:00+05:00", 1_800_000_000, "2026-12-01T00:00:00Z")
+    )  # fmt: skip
+    registry.apply(RegistryRecord("e2", None, "freelancer", ["::/0"], 100.5))
+    registry.apply(RegistryRecord("e2", revoked_at="2026-11-15T00:00:00Z"))
+    loaded = registry_snapshot.from_bytes(registry_snapshot.to_bytes(registry))
+    assert list(loaded.records()) == list(registry.records())
+    assert loaded.stats() == registry.stats()
+    ip = parse_ip("10.1.2.3")
+    assert loaded.explain(ip, 0.0, include_inactive=True) == registry.explain(
+        ip, 0.0, include_inactive=True
+    )
+
+
+def test_an_empty_registry_round_trips() -> None:
+    loaded = registry_snapshot.from_bytes(registry_snapshot.to_bytes(Registry()))
+    assert list(loaded.records()) == []
+    assert loaded.view(None).contains(parse_ip("10.0.0.1"), 0.0) is False
+
+
+def test_a_snapshot_of_the_older_format_asks_to_compile_again(tmp_path: Path) -> None:
+    path = tmp_path / "old.registry"
+    path.write_bytes(ipset_file.pack(registry_snapshot.KIND, 1, [b"\x80", b"\x90"]))
+    with pytest.raises(RegistryError) as caught:
+        load_registry(path)
+    message = str(caught.value.problems[0])
+    assert message.startswith(f"{path}: registry snapshot refused: ")
+    assert "older policysim" in message
+    assert message.endswith("compile it again with policysim registry compile")
 
 
 def test_load_registry_tells_a_snapshot_by_its_content(tmp_path: Path) -> None:
@@ -55,3 +111,30 @@ def test_a_snapshot_of_another_kind_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RegistryError) as caught:
         load_registry(path)
     assert "expected b'REGS'" in str(caught.value.problems[0])
+
+
+def test_more_categories_than_the_probe_mask_round_trip() -> None:
+    registry = Registry()
+    for i in range(70):
+        registry.apply(RegistryRecord(f"e{i}", None, f"c{i}", [f"10.0.{i}.0/24"]))
+    loaded = registry_snapshot.from_bytes(registry_snapshot.to_bytes(registry))
+    ips = [parse_ip("10.0.65.1"), parse_ip("10.0.3.1"), parse_ip("11.0.0.1")]
+    assert loaded.categories_batch(ips, [0.0] * 3) == ["c65", "c3", None]
+    assert list(loaded.records()) == list(registry.records())
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_bulk_loads_leave_the_garbage_collector_as_they_found_it(enabled: bool) -> None:
+    import gc
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        registry = Registry()
+        with registry.bulk():
+            registry.apply(RegistryRecord("e1", None, "bank", ["10.0.0.0/8"]))
+            assert not gc.isenabled()
+        registry_snapshot.from_bytes(registry_snapshot.to_bytes(registry))
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
