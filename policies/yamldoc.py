@@ -72,6 +72,8 @@ def position(file: str, node: Any, key: Key | None = None, *, of_key: bool = Fal
             line, column = node.lc.value(key)
     except (AttributeError, KeyError, IndexError, TypeError):
         return Position(file, 1, 1)
+    if line is None or column is None:  # a node YAML gave no place, e.g. a bare `=`
+        return Position(file, 1, 1)
     return Position(file, line + 1, column + 1)
 
 
@@ -102,4 +104,6 @@ def kind(value: Any) -> str:
         return f"a number ({value!r})"
     if isinstance(value, str):
         return f"text ({value!r})"
+    if isinstance(getattr(value, "value", None), str):  # a tagged scalar such as a bare `=`
+        return f"a tagged value ({value.value!r})"
     return f"{type(value).__name__} ({value!r})"

@@ -211,3 +211,10 @@ def test_any_wrong_value_is_a_problem_never_a_crash(tmp_path: Path, edits: list)
     except ScenarioError as exc:
         assert exc.problems
         assert all(p.file == str(target) and p.line >= 1 for p in exc.problems)
+
+
+def test_a_document_yaml_gives_no_place_is_refused_at_its_start(tmp_path: Path) -> None:
+    path = tmp_path / "eq.yaml"
+    path.write_text("=")
+    with pytest.raises(ScenarioError, match=rf"{path}:1:1: "):
+        load_scenario(str(path))
