@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from kafka_topics import private_settings
 
 from policysim.base.settings import Settings
@@ -20,6 +21,11 @@ from policysim.streams.broker import EmbeddedBroker
 from policysim.streams.reading import read_items
 
 _serial = itertools.count()
+
+# CI replays the same property-test examples on every run, so a result there is reproducible;
+# on a developer's machine each run draws new ones and keeps what fails in .hypothesis/.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 @pytest.fixture(scope="session")
