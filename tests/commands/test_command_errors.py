@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from policysim.cli import main
+from cli_runs import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "policies" / "examples"
@@ -23,13 +22,6 @@ REGISTRY = str(EXAMPLES / "registry.csv")
 EVENT = {"src": "39.40.1.2", "dst": "198.51.100.7", "dport": 51820, "proto": "udp",
          "app": "wireguard", "ts": "2024-12-02T10:00:00+05:00"}  # fmt: skip
 EVENT_LINE = json.dumps({"id": "a", "sport": 5000, **EVENT})
-
-
-def cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
 
 
 @pytest.fixture

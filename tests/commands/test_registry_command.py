@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from policysim.cli import main
+from cli_runs import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "policies" / "examples"
@@ -23,13 +22,6 @@ EVENTS = [
                    "2026-06-01T00:00:00+05:00")
     )
 ]  # fmt: skip
-
-
-def cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
 
 
 @pytest.fixture
