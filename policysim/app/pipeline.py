@@ -21,12 +21,11 @@ from typing import IO
 
 import orjson
 
-from policysim.app.targets import open_sink
 from policysim.app.worker_process import WorkerProcess, sample_sum
 from policysim.base.settings import Settings
 from policysim.simulators.pacing import PumpResult, at_rate, send_all
 from policysim.streams.broker import EmbeddedBroker
-from policysim.streams.kafka_sink import KafkaTarget
+from policysim.streams.kafka_sink import KafkaSink, KafkaTarget
 from policysim.streams.producers import DEFAULT_PRODUCER
 from policysim.streams.reading import flatten, iter_topic
 from policysim.streams.topics import ensure_topics
@@ -134,13 +133,12 @@ class Pipeline:
     ) -> PumpResult:
         """Produce events to ``connections`` in envelopes of ``batch`` (open loop at ``rate``)."""
         target = KafkaTarget(self.bootstrap, self.settings.topic_connections)
-        sink = open_sink(
-            None,
-            target,
+        sink = KafkaSink(
             self.settings,
+            target,
             DEFAULT_PRODUCER,
             batch or self.settings.batch,
-            self.settings.linger_ms,
+            self.settings.linger_ms / 1000.0,
         )
 
         items = at_rate(_with_source(events), rate)

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from policysim.app.errors import BadInput, RunFailed
 from policysim.app.outputs import output_file
 from policysim.app.progress import event_progress
-from policysim.app.targets import open_sink
 from policysim.base.settings import Settings
 from policysim.simulators.pacing import Item, PumpResult, send_all
-from policysim.simulators.sinks import Sink
+from policysim.simulators.sinks import FileSink, Sink
 from policysim.streams.connect import BrokerUnreachable, TopicMissing, wait_for_broker
 from policysim.streams.kafka_config import KafkaConfigError
-from policysim.streams.kafka_sink import KafkaTarget, TargetError, parse_kafka_target
+from policysim.streams.kafka_sink import KafkaSink, KafkaTarget, TargetError, parse_kafka_target
 
 
 @dataclass(frozen=True)
@@ -76,6 +75,23 @@ def destination(choice: SinkChoice, settings: Settings) -> str:
     except TargetError:
         target = None
     return f"{target.bootstrap}/{target.topic}" if target else str(choice.out)
+
+
+def open_sink(
+    out: str | None,
+    kafka: KafkaTarget | None,
+    settings: Settings,
+    producer: str,
+    batch: int,
+    linger_ms: float,
+) -> Sink:
+    """The sink for ``--out FILE`` or a Kafka topic (exactly one)."""
+    if bool(out) == bool(kafka):
+        raise TargetError("give exactly one of --out FILE and --bootstrap-server HOST:PORT")
+    if out:
+        return FileSink(out)
+    assert kafka is not None
+    return KafkaSink(settings, kafka, producer, batch, linger_ms / 1000.0)
 
 
 def open_chosen_sink(settings: Settings, choice: SinkChoice) -> Sink:

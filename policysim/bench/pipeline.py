@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 
 from policysim.app.simulate import load_checked_scenario
-from policysim.app.targets import open_sink
 from policysim.app.worker_process import WorkerProcess, sample_sum, settings_env
 from policysim.base.settings import Settings
 from policysim.bench.checks import at_least, more_than_zero
@@ -48,7 +47,7 @@ from policysim.simulators.scenario import load_scenario
 from policysim.streams.broker import EmbeddedBroker
 from policysim.streams.consumers import open_from_beginning
 from policysim.streams.headers import POLICY_HEADER, TAKEN_AT_HEADER, sent_at_of, time_of
-from policysim.streams.kafka_sink import KafkaTarget
+from policysim.streams.kafka_sink import KafkaSink, KafkaTarget
 from policysim.streams.producers import DEFAULT_PRODUCER
 from policysim.streams.topics import ensure_topics
 
@@ -142,7 +141,7 @@ async def _live(
     observer = asyncio.create_task(_observe(settings, enforced, seen, stop))
     sampler = asyncio.create_task(_sample_lag(workers, lag, start, stop))
     target = KafkaTarget(settings.bootstrap, settings.topic_connections)
-    sink = open_sink(None, target, settings, DEFAULT_PRODUCER, batch, settings.linger_ms)
+    sink = KafkaSink(settings, target, DEFAULT_PRODUCER, batch, settings.linger_ms / 1000.0)
     sent = await send_all(at_rate(items, rate), sink, target_rate=rate)
     deadline = time.monotonic() + max(60.0, expected / 2000)
     while seen.events_decided < expected and time.monotonic() < deadline:

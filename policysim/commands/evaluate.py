@@ -84,7 +84,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Set
                 progress=update,
             )
     except AppError as exc:
-        return options.fail("evaluate", exc)
+        return exc.report("evaluate")
     if args.format == "json":
         # Verdicts on stdout keep it for themselves; the summary then goes to stderr.
         stream = sys.stderr if args.out == "-" else sys.stdout

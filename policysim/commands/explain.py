@@ -52,7 +52,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         result = explain_event(args.policy, text, args.registry, args.skip_bad_rows)
     except AppError as exc:
-        return options.fail("explain", exc)
+        return exc.report("explain")
     if args.format == "json":
         print(json.dumps(result.as_dict(), indent=2))
         return 0

@@ -228,15 +228,12 @@ def events_file_of(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
     return args.events_file
 
 
-def fail(command: str, error: BaseException | str, exit_code: int | None = None) -> int:
+def fail(command: str, error: BaseException | str, exit_code: int = 2) -> int:
     """Report ``error`` on stderr as ``policysim COMMAND: message``; the exit code to return.
 
-    The application layer's errors print their details first and carry their
-    own exit code; anything else is bad input (2) unless ``exit_code`` says.
+    For what does not come as an :class:`~policysim.app.errors.AppError` (which
+    reports itself, details first, with its own exit code): bad input (2) unless
+    ``exit_code`` says otherwise.
     """
-    from policysim.app.errors import AppError
-
-    if isinstance(error, AppError) and exit_code is None:
-        return error.report(command)
     print(f"policysim {command}: {error}", file=sys.stderr)
-    return 2 if exit_code is None else exit_code
+    return exit_code

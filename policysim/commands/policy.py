@@ -94,7 +94,7 @@ def run_test(args: argparse.Namespace, settings: Settings) -> int:
     try:
         runs = run_policy_tests(files, args.registry, args.skip_bad_rows)
     except AppError as exc:
-        return options.fail("policy test", exc)
+        return exc.report("policy test")
     results = [r for run in runs for r in run.results]
     passed = sum(r.passed for r in results)
     failed = len(results) - passed

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             skip_bad_rows=args.skip_bad_rows,
         )
     except AppError as exc:
-        return options.fail("report", exc)
+        return exc.report("report")
     if args.format == "json":
         print(json.dumps(result.as_dict(), indent=2))
         return 0

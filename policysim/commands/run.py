@@ -74,7 +74,7 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Set
             console=console,
         )
     except AppError as exc:
-        return options.fail("run", exc)
+        return exc.report("run")
     if args.format == "json":
         print(json.dumps(result.as_dict(), indent=2))
     else:
