@@ -37,8 +37,9 @@ REJECT_REASONS: tuple[str, ...] = (
 )
 
 # Event times outside this window (epoch seconds, half open) are ``bad_timestamp``: a
-# year like 1e20 is a unit mistake, not an event. The worker sets it from the settings
-# ``earliest_event_year`` and ``latest_event_year`` (:func:`set_time_window`).
+# year like 1e20 is a unit mistake, not an event. Each process sets it once from the settings
+# ``earliest_event_year`` and ``latest_event_year`` (:func:`set_time_window`): the command
+# line and the worker's own entry do.
 _time_window: tuple[float, float] = (0.0, 4133980800.0)  # 1970-01-01 .. 2101-01-01
 
 # C0 and C1 control characters (NUL included): never part of an id or a label.

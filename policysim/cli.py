@@ -218,6 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(level)
     prog = getattr(args, PROG_DEST, "policysim")
     try:
+        # Event times outside these years are refused by every command this process runs.
+        from policysim.policies.model import set_time_window
+
+        set_time_window(settings.earliest_event_year, settings.latest_event_year)
         return int(args.handler(args, settings) or 0)
     except KeyboardInterrupt:
         return 130

@@ -37,7 +37,6 @@ from mode import Service
 from policysim.base.settings import Settings
 from policysim.policies.engine import Engine
 from policysim.policies.language import load_policy
-from policysim.policies.model import set_time_window
 from policysim.policies.registry import Registry
 from policysim.policies.registry_files import load_registry
 from policysim.streams.kafka_config import aiokafka_kwargs, faust_broker_kwargs
@@ -269,7 +268,6 @@ def run_worker(settings: Settings, engine: Engine, policy_paths: Sequence[str | 
     ``engine`` holds the policies loaded from ``policy_paths`` (watched for
     changes) and the registry loaded from its file.
     """
-    set_time_window(settings.earliest_event_year, settings.latest_event_year)
     ensure_topics(settings)
     metrics = WorkerMetrics()
     port = metrics.serve(settings.metrics_host, settings.metrics_port)

@@ -82,13 +82,11 @@ def _read_errors_as_bad_input(items: Iterator[Item], path: str) -> Iterator[Item
 
 def replay(settings: Settings, request: ReplayRequest) -> ReplayResult:
     """Check the flags, then send the log's events and write its rejected lines."""
-    from policysim.policies.model import set_time_window
     from policysim.simulators.logfiles import ReaderError, parse_csv_mapping
     from policysim.simulators.rejects import RejectsFile, default_rejects_path
     from policysim.simulators.replay import replay_items
 
     options = _options(request)
-    set_time_window(settings.earliest_event_year, settings.latest_event_year)
     _readable(request.file)
     try:
         mapping = parse_csv_mapping(request.csv_map) if request.csv_map else None

@@ -29,7 +29,6 @@ from policysim.base.settings import Settings
 from policysim.policies.engine import Engine
 from policysim.policies.examples import example_paths
 from policysim.policies.language import Policy
-from policysim.policies.model import set_time_window
 from policysim.report import ReportBuilder, ReportError, write_report
 from policysim.report import inputs as describe
 from policysim.report.collect import VerdictSink
@@ -95,7 +94,6 @@ def run_scenario(
     Raises :class:`AppError`: exit 2 for inputs that cannot be used, 1 when
     the broker or the worker fails during the run.
     """
-    set_time_window(settings.earliest_event_year, settings.latest_event_year)
     if out is not None:
         output_folder(out, create=False)
     try:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from policysim.app.errors import AppError, BadInput
 from policysim.base.settings import Settings, load_settings
+from policysim.policies.model import set_time_window
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--registry")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     settings = load_settings()
+    set_time_window(settings.earliest_event_year, settings.latest_event_year)
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -62,9 +62,6 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Set
 
     from policysim.app.errors import AppError
     from policysim.app.evaluate import evaluate_file, line_total
-    from policysim.policies.model import set_time_window
-
-    set_time_window(settings.earliest_event_year, settings.latest_event_year)
 
     events_file = options.events_file_of(parser, args)
     console = Console(stderr=True)
