@@ -62,17 +62,43 @@ def time_window() -> tuple[float, float]:
 
 
 class Truth(msgspec.Struct, omit_defaults=True):
-    """Ground truth that simulators attach to an event; rules never read it."""
+    """Ground truth that simulators attach to an event; rules never read it.
+
+    The fields after ``population_group`` are written only by scenarios that
+    model them (a classifier, shared or moving addresses, business need,
+    remote staff, approval delays); left out, they mean what the plain model
+    assumes, so events of older scenarios keep their exact bytes.
+    """
 
     is_vpn: bool
     entity_id: str | None = None
     category: str | None = None
-    registered_at_event_time: bool = False
+    registered_at_event_time: bool = False  # the subscriber's entity holds a registration
     population_group: str | None = None
+    app: str | None = None  # the true transport, when a classifier's label is the event's app
+    business_use: bool | None = None  # a legitimate business need for the VPN (None: unmodelled)
+    subscriber_id: str | None = None
+    address_registered_at_event_time: bool | None = None  # the source address, by whoever
+    shared_by: int | None = None  # subscribers behind the source address (CGNAT); None: one
+    address_changed: bool = False  # the address moved since the subscriber's registration
+    remote: bool = False  # staff of a registered entity outside its registered block
+    registration_pending: bool = False  # the entity has applied and awaits approval
 
     def label(self) -> str:
         """The confusion-matrix cell: ``vpn_registered``, ``non_vpn_unregistered``, ..."""
         return truth_label(self.is_vpn, self.registered_at_event_time)
+
+    def legitimate(self) -> bool:
+        """Whether blocking this traffic harms someone with a right to it.
+
+        Ordinary traffic always is; VPN traffic is when it serves business use,
+        or, where a scenario does not model need, when its subscriber is registered.
+        """
+        if not self.is_vpn:
+            return True
+        if self.business_use is not None:
+            return self.business_use
+        return self.registered_at_event_time
 
 
 class Event(msgspec.Struct, omit_defaults=True):
