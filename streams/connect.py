@@ -15,6 +15,7 @@ import time
 from policysim.base.settings import Settings
 from policysim.streams.broker import BrokerError, api_versions_ok
 from policysim.streams.kafka_config import KafkaConfigError, bootstrap_of
+from policysim.streams.sasl import login_problem
 
 # Protocols whose listener answers a plain ApiVersions request (SASL authenticates after it).
 _PLAIN_LISTENERS = ("PLAINTEXT", "SASL_PLAINTEXT")
@@ -22,6 +23,10 @@ _PLAIN_LISTENERS = ("PLAINTEXT", "SASL_PLAINTEXT")
 
 class BrokerUnreachable(BrokerError):
     """No broker answered at the bootstrap address within the connect wait."""
+
+
+class LoginRefused(BrokerUnreachable):
+    """A broker answered but refused our SASL login (mechanism, user or password)."""
 
 
 class TopicMissing(LookupError):
@@ -56,6 +61,8 @@ def wait_for_broker(settings: Settings, timeout: float | None = None) -> None:
     A plaintext listener must answer a Kafka ``ApiVersions`` request (a port
     that accepts connections but is not Kafka does not count); a TLS listener
     must accept a connection. ``timeout`` defaults to the ``connect_timeout_seconds`` setting.
+    With SASL, the first broker that answers must also accept our login
+    (:class:`LoginRefused` otherwise): clients refused at login retry for ever.
     """
     wait = settings.connect_timeout_seconds if timeout is None else timeout
     bootstrap = bootstrap_of(settings)
@@ -67,9 +74,18 @@ def wait_for_broker(settings: Settings, timeout: float | None = None) -> None:
         for host, port in servers:
             remaining = deadline - time.monotonic()
             if _answers(host, port, kafka_request, min(max(remaining, 0.1), 1.0)):
+                _check_login(settings, host, port, max(remaining, 1.0))
                 return
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise BrokerUnreachable(f"no Kafka broker answers at {bootstrap} (waited {wait:g} s)")
         time.sleep(min(delay, remaining))
         delay = min(delay * 2, 0.5)
+
+
+def _check_login(settings: Settings, host: str, port: int, timeout: float) -> None:
+    if not settings.security_protocol.upper().startswith("SASL"):
+        return
+    problem = login_problem(host, port, settings, timeout)
+    if problem:
+        raise LoginRefused(f"the Kafka broker at {host}:{port} refused our login: {problem}")
