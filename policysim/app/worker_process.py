@@ -77,6 +77,11 @@ class WorkerProcess:
     def metrics_url(self) -> str:
         return f"http://{self.settings.metrics_host}:{self.metrics_port}/metrics"
 
+    @property
+    def pid(self) -> int:
+        """The worker's process id (0 before :meth:`start`), for resource sampling."""
+        return self.process.pid if self.process else 0
+
     def start(self) -> WorkerProcess:
         command = [sys.executable, "-m", "policysim.app.worker"]
         for policy in self.policies:
