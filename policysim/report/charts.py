@@ -183,9 +183,12 @@ def quality(report: dict) -> str:
         (0.3, "flag_or_block", "recall", "#94d2bd", "flag or block recall"),
     )
     for offset, view, key, color, label in bars:
-        values = [(p["truth"]["views"][view][key] or 0) * 100 for p in policies]
+        ratios = [p["truth"]["views"][view][key] for p in policies]
+        values = [(r or 0) * 100 for r in ratios]
         drawn = axis.barh([y + offset for y in ys], values, height=0.19, color=color, label=label)
-        axis.bar_label(drawn, fmt="%.1f%%", padding=2, fontsize=7)
+        undefined = "– (nothing caught)" if key == "precision" else "– (nothing to stop)"
+        texts = [undefined if r is None else f"{r * 100:.1f}%" for r in ratios]
+        axis.bar_label(drawn, labels=texts, padding=2, fontsize=7)
     axis.set_yticks(list(ys), labels)
     axis.invert_yaxis()
     axis.set_xlim(0, 112)
