@@ -6,8 +6,13 @@ from pathlib import Path
 
 EXAMPLES_DIR = Path(__file__).parent
 
-# The deadline policy is enforced; the strict and lenient variants run as its shadows.
-DEFAULT_POLICIES = ("pta-vpn-2024.yaml", "pta-vpn-strict.yaml", "pta-vpn-lenient.yaml")
+# The deadline policy is enforced; the strict, lenient and wide variants run as its shadows.
+DEFAULT_POLICIES = (
+    "pta-vpn-2024.yaml",
+    "pta-vpn-strict.yaml",
+    "pta-vpn-lenient.yaml",
+    "pta-vpn-wide.yaml",
+)
 
 
 def example_paths(names: tuple[str, ...] = DEFAULT_POLICIES) -> list[str]:

@@ -40,3 +40,26 @@ TRUTH_LABELS: tuple[str, ...] = (
 def truth_label(is_vpn: bool, registered: bool) -> str:
     """The confusion-matrix cell of a (VPN?, registered?) pair, as reports and metrics name it."""
     return f"{'vpn' if is_vpn else 'non_vpn'}_{'registered' if registered else 'unregistered'}"
+
+
+# Why traffic that should have been stopped was not: the report gives every miss exactly one
+# of these (policysim.report.causes says how, docs/report.md lists the conditions).
+MISS_CAUSES: tuple[str, ...] = (
+    "cgnat_shared_address",  # allowed by a rule: the shared address is registered by another
+    "reassigned_address",  # allowed by a rule: the address is registered by its earlier holder
+    "classifier_label",  # the default decided: the classifier's label hid the true transport
+    "rule_lets_through",  # a rule allowed it, or only flagged it where a block was due
+    "other",  # the default decided on a correct label: no rule covers this transport
+)
+
+# Why legitimate traffic was flagged or blocked: one of these per wrongful decision.
+COLLATERAL_CAUSES: tuple[str, ...] = (
+    "classifier_false_positive",  # not VPN at all, yet taken for it
+    "category_left_out",  # the source is registered, in a category the policy leaves out
+    "approval_delay",  # the entity has applied and awaits approval
+    "registrant_new_address",  # a registered subscriber whose address has moved
+    "remote_staff",  # staff of a registered entity outside its registered block
+    "cgnat_neighbour",  # behind a shared address nobody could register for them
+    "unregistered_business_use",  # a real business need, never registered
+    "other",  # legitimate by registration, yet none of the above
+)

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 from policysim.base.vocabulary import DECISIONS, TRUTH_LABELS
 from policysim.policies.addresses import format_ip, parse_ip
 from policysim.policies.model import Verdict
+from policysim.report.causes import should_stop
+from policysim.report.impact import ImpactTally
 
 DECISION_INDEX = {name: i for i, name in enumerate(DECISIONS)}
 UNREGISTERED = "unregistered"
@@ -117,6 +119,7 @@ class PolicyTally:
         self.missed_sources: set[str] = set()
         self.rule_sources: dict[tuple[str, str], Counter[str]] = {}
         self.rule_destinations: dict[tuple[str, str], Counter[str]] = {}
+        self.impact = ImpactTally()
 
     def add(self, v: Verdict) -> None:
         d = DECISION_INDEX[v.decision]
@@ -163,9 +166,10 @@ class PolicyTally:
         if truth is None:
             self.without_truth += 1
             return
-        label = truth.label()
-        self.confusion[label][d] += 1
-        if d and label != "vpn_unregistered":
+        self.confusion[truth.label()][d] += 1
+        self.impact.add(v, truth, d)
+        stop = should_stop(truth)
+        if d and not stop:
             cell = self.collateral.get(truth.category or NO_ENTITY)
             if cell is None:
                 cell = self.collateral[truth.category or NO_ENTITY] = _Collateral()
@@ -175,20 +179,27 @@ class PolicyTally:
                 cell.block += 1
             if truth.registered_at_event_time:
                 cell.registered += 1
-            else:
+            elif not truth.is_vpn:
                 cell.non_vpn += 1
             if v.src:
                 cell.sources.add(v.src)
             if truth.entity_id:
                 cell.entities.add(truth.entity_id)
-        elif not d and label == "vpn_unregistered":
+        elif not d and stop:
             self.missed_by_group[truth.population_group or "(unknown)"] += 1
             self.missed_by_app[v.app or "(unknown)"] += 1
             if v.src:
                 self.missed_sources.add(v.src)
 
-    def result(self) -> dict:
-        """The policy's section of report.json."""
+    def result(
+        self, declared_rules: list[dict] | None = None, names: dict[str, str | None] | None = None
+    ) -> dict:
+        """The policy's section of report.json.
+
+        ``declared_rules`` (the policy file's rules, in order) lists rules that
+        decided nothing too; ``names`` (entity id to name, from the registry)
+        names whoever was hit.
+        """
         return {
             "name": self.name,
             "versions": sorted(self.versions),
@@ -209,17 +220,35 @@ class PolicyTally:
                 {"phase": name, "first_ts": span[0], "last_ts": span[1], "events": int(span[2])}
                 for name, span in sorted(self.phases.items(), key=lambda kv: kv[1][0])
             ],
+            "rule_summary": self._rule_summary(declared_rules),
             "truth": self._truth_result(),
+            "by_phase": self.impact.quality_result()["by_phase"],
+            "causes": self.impact.causes_result(),
+            "who_is_hit": self.impact.who_is_hit(names),
             "top_prefixes": self._prefix_result(),
         }
 
+    def _rule_summary(self, declared: list[dict] | None) -> dict:
+        """Every rule and what it decided, 0 included (when the policy's rules are known)."""
+        seen = [rule for rule, _ in self.by_rule]
+        order = [r["id"] for r in declared or []]
+        order += [DEFAULT_RULE] if DEFAULT_RULE not in order else []
+        order += sorted({rule for rule in seen if rule not in order})
+        then = {r["id"]: r["then"] for r in declared or []}
+        rows = []
+        for rule in order:
+            counts = {d: self.by_rule[(rule, d)] for d in DECISIONS}
+            rows.append(
+                {"rule": rule, "declared": then.get(rule), **counts, "events": sum(counts.values())}
+            )
+        return {"rules_known": declared is not None, "rules": rows}
+
     def _truth_result(self) -> dict:
         c = self.confusion
-        tp = c["vpn_unregistered"][1] + c["vpn_unregistered"][2]
-        fn = c["vpn_unregistered"][0]
-        fp = sum(c[label][1] + c[label][2] for label in TRUTH_LABELS[1:])
-        tn = sum(c[label][0] for label in TRUTH_LABELS[1:])
-        precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+        views = self.impact.quality_result()["views"]
+        either = views["flag_or_block"]
+        tp, fp, fn, tn = either["tp"], either["fp"], either["fn"], either["tn"]
+        precision, recall = either["precision"], either["recall"]
         f1 = (
             2 * precision * recall / (precision + recall)
             if precision is not None and recall is not None and precision + recall
@@ -252,14 +281,18 @@ class PolicyTally:
             "precision": precision,
             "recall": recall,
             "f1": f1,
+            "views": views,
             "collateral": {
                 "events": fp,
+                "flagged": views["flag"]["fp"],
+                "blocked": views["block"]["fp"],
                 "sources": len(all_sources),
                 "entities": len(all_entities),
                 "by_category": collateral_rows,
             },
             "missed": {
                 "events": fn,
+                "not_blocked": views["block"]["fn"],
                 "share_of_unregistered_vpn": _ratio(fn, tp + fn),
                 "sources": len(self.missed_sources),
                 "by_population_group": dict(self.missed_by_group.most_common()),

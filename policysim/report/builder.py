@@ -17,7 +17,8 @@ import msgspec
 
 from policysim.base.vocabulary import DECISIONS
 from policysim.policies.model import Verdict
-from policysim.report.aggregate import DECISION_INDEX, LocalCalendar, PolicyTally
+from policysim.report.aggregate import DECISION_INDEX, DEFAULT_RULE, LocalCalendar, PolicyTally
+from policysim.report.dedup import SeenVerdicts
 from policysim.report.diff import PolicyDiff
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class ReportBuilder:
         calendar = LocalCalendar(timezone)
         self.tallies = {name: PolicyTally(name, calendar) for name in self.names}
         self.diff = PolicyDiff(self.names)
+        self.index = {name: i for i, name in enumerate(self.names)}
+        self.seen = SeenVerdicts()
         self.reference = self.names[0]
         self.first_ts: float | None = None
         self.last_ts: float | None = None
@@ -58,11 +61,16 @@ class ReportBuilder:
         self.rejected_lines = 0
 
     def add(self, v: Verdict) -> None:
-        """Fold one verdict; a verdict of a policy not in the report is an error."""
-        if v.policy not in self.tallies:
+        """Fold one verdict; a repeat of one already counted is only counted as a duplicate.
+
+        A verdict of a policy not in the report is an error.
+        """
+        index = self.index.get(v.policy)
+        if index is None:
             raise ReportError(f"verdict {v.id!r} names policy {v.policy!r}, not in {self.names}")
-        if not self.diff.add(v):
+        if not self.seen.first_time(index, v.id):
             return
+        self.diff.add(v)
         self.verdicts += 1
         self.tallies[v.policy].add(v)
         if v.policy == self.reference:
@@ -106,7 +114,15 @@ class ReportBuilder:
         """
         if self.first_ts is None:
             raise ReportError(f"no verdicts of the enforced policy {self.reference!r}")
-        policies = [self.tallies[name].result() for name in self.names]
+        declared = {
+            p["name"]: [*p["rules"], {"id": DEFAULT_RULE, "then": p.get("default")}]
+            for p in (inputs or {}).get("policies", [])
+            if "rules" in p
+        }
+        names = None
+        if registrations is not None:
+            names = {r["entity_id"]: r.get("name") for r in registrations}
+        policies = [self.tallies[name].result(declared.get(name), names) for name in self.names]
         return {
             "schema": SCHEMA_ID,
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -116,7 +132,7 @@ class ReportBuilder:
             "totals": {
                 "events": policies[0]["events"],
                 "verdicts": self.verdicts,
-                "duplicate_verdicts": self.diff.duplicates,
+                "duplicate_verdicts": self.seen.duplicates,
                 "unreadable_verdict_lines": self.rejected_lines,
                 "events_missing_verdicts": self.diff.incomplete(),
             },
@@ -175,9 +191,16 @@ def _headline(policy: dict, diff: PolicyDiff, index: int) -> dict:
         **{f"{decision}_share": d[decision]["share"] for decision in DECISIONS},
         "precision": truth["precision"],
         "recall": truth["recall"],
+        "block_precision": truth["views"]["block"]["precision"],
+        "block_recall": truth["views"]["block"]["recall"],
+        "flag_precision": truth["views"]["flag"]["precision"],
+        "flag_recall": truth["views"]["flag"]["recall"],
         "collateral_events": truth["collateral"]["events"],
+        "collateral_blocked": truth["collateral"]["blocked"],
+        "collateral_flagged": truth["collateral"]["flagged"],
         "collateral_sources": truth["collateral"]["sources"],
         "missed_events": truth["missed"]["events"],
+        "not_blocked_events": truth["missed"]["not_blocked"],
         "changed_vs_enforced": diff.changed[index] if index else None,
     }
 

@@ -171,22 +171,109 @@ def decision_shares(report: dict) -> str:
 
 
 def quality(report: dict) -> str:
-    """Precision and recall of "flag or block" against "unregistered VPN", per policy."""
+    """Precision and recall per policy, when only blocks count and when flags count too."""
     policies = report["policies"]
-    fig, axis = plt.subplots(figsize=(8, 0.8 + 0.55 * len(policies)))
+    fig, axis = plt.subplots(figsize=(8, 1.0 + 1.0 * len(policies)))
     labels = [p["name"] for p in policies]
     ys = range(len(policies))
-    for offset, key, color in ((-0.18, "precision", "#1f4e79"), (0.18, "recall", "#2a9d8f")):
-        values = [(p["truth"][key] or 0) * 100 for p in policies]
-        bars = axis.barh([y + offset for y in ys], values, height=0.34, color=color, label=key)
-        axis.bar_label(bars, fmt="%.1f%%", padding=2, fontsize=8)
+    bars = (
+        (-0.3, "block", "precision", "#1f4e79", "block precision"),
+        (-0.1, "block", "recall", "#2a9d8f", "block recall"),
+        (0.1, "flag_or_block", "precision", "#7fa7cf", "flag or block precision"),
+        (0.3, "flag_or_block", "recall", "#94d2bd", "flag or block recall"),
+    )
+    for offset, view, key, color, label in bars:
+        ratios = [p["truth"]["views"][view][key] for p in policies]
+        values = [(r or 0) * 100 for r in ratios]
+        drawn = axis.barh([y + offset for y in ys], values, height=0.19, color=color, label=label)
+        undefined = "– (nothing caught)" if key == "precision" else "– (nothing to stop)"
+        texts = [undefined if r is None else f"{r * 100:.1f}%" for r in ratios]
+        axis.bar_label(drawn, labels=texts, padding=2, fontsize=7)
     axis.set_yticks(list(ys), labels)
     axis.invert_yaxis()
-    axis.set_xlim(0, 110)
+    axis.set_xlim(0, 112)
     axis.set_xlabel("%")
     axis.legend(loc="lower right", ncols=2, frameon=False, bbox_to_anchor=(1, 1))
     fig.tight_layout()
     return _svg(fig)
+
+
+def causes(report: dict) -> str:
+    """Per policy: collateral by cause (blocked, flagged) and misses by cause (allowed, flagged)."""
+    policies = report["policies"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 1.4 + 0.5 * len(policies)), sharey=True)
+    labels = [p["name"] for p in policies]
+    panels = (
+        (left, "collateral", (("block", "blocked", "/"), ("flag", "flagged", ""))),
+        (right, "missed", (("flag_or_block", "allowed", ""), ("block", "flagged", "/"))),
+    )
+    for axis, kind, parts in panels:
+        names = _cause_names(policies, kind)
+        for i, name in enumerate(names):
+            color = CAUSE_COLORS[i % len(CAUSE_COLORS)]
+            for part, _, hatch in parts:
+                _stack_bar(axis, labels, policies, kind, name, part, color, hatch)
+        axis.set_title(
+            "collateral by cause (hatched: blocked)" if kind == "collateral"
+            else "traffic to stop let through, by cause (hatched: only flagged)",
+            loc="left",
+        )  # fmt: skip
+        axis.set_xlabel("events")
+        if names:
+            handles = [plt.Rectangle((0, 0), 1, 1, color=CAUSE_COLORS[i % len(CAUSE_COLORS)])
+                       for i in range(len(names))]  # fmt: skip
+            axis.legend(handles, names, loc="upper left", bbox_to_anchor=(0, -0.25),
+                        frameon=False, ncols=2, fontsize=7)  # fmt: skip
+        else:
+            axis.text(0.5, 0.5, "none", ha="center", va="center", transform=axis.transAxes)
+    left.invert_yaxis()
+    fig.tight_layout()
+    return _svg(fig)
+
+
+CAUSE_COLORS = ("#1f4e79", "#c0392b", "#2a9d8f", "#e9c46a", "#7b3f99", "#f4a261", "#555555",
+                "#8ab17d")  # fmt: skip
+
+
+def _cause_names(policies: list[dict], kind: str) -> list[str]:
+    """Causes with any events in any policy, in the vocabulary's order."""
+    names: list[str] = []
+    for p in policies:
+        for row in p["causes"][kind]:
+            name = _cause_label(row)
+            views = [v for k, v in row.items() if isinstance(v, dict) and "events" in v]
+            if any(v["events"] for v in views) and name not in names:
+                names.append(name)
+    return names
+
+
+def _cause_label(row: dict) -> str:
+    return row["cause"] + (f" ({row['rule']})" if row.get("rule") else "")
+
+
+def _stack_bar(axis, labels, policies, kind, name, part, color, hatch) -> None:
+    """One cause's share of each policy's bar, stacked after the causes drawn before it."""
+    widths = []
+    for p in policies:
+        rows = {_cause_label(r): r for r in p["causes"][kind]}
+        row = rows.get(name)
+        if row is None:
+            widths.append(0)
+        elif kind == "missed" and part == "block":
+            widths.append(row["block"]["events"] - row["flag_or_block"]["events"])
+        else:
+            widths.append(row[part]["events"])
+    starts = [_drawn_width(axis, i) for i in range(len(labels))]
+    axis.barh(labels, widths, left=starts, color=color, hatch=hatch, edgecolor="white", lw=0.3)
+
+
+def _drawn_width(axis, i: int) -> float:
+    """How far the bars already drawn in row ``i`` reach."""
+    return max(
+        (patch.get_x() + patch.get_width() for patch in axis.patches
+         if abs(patch.get_y() + patch.get_height() / 2 - i) < 1e-6),
+        default=0.0,
+    )  # fmt: skip
 
 
 def collateral(report: dict) -> str:
@@ -239,6 +326,7 @@ CHARTS = {
     "timeline": timeline,
     "decision_shares": decision_shares,
     "quality": quality,
+    "causes": causes,
     "collateral": collateral,
     "daily": daily,
 }

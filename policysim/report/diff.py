@@ -60,28 +60,23 @@ class PolicyDiff:
         self.index = {name: i for i, name in enumerate(policy_names)}
         self.pending: dict[str, _Pending] = {}
         self.compared = 0
-        self.duplicates = 0
         self.changed = [0] * len(policy_names)
         self.rule_changed = [0] * len(policy_names)
         self.groups: list[dict[tuple[str, str, str, str], _Group]] = [{} for _ in policy_names]
         self.changed_by_category: list[Counter[str]] = [Counter() for _ in policy_names]
 
-    def add(self, v: Verdict) -> bool:
-        """Fold one verdict; False when it repeats a verdict already held (a duplicate)."""
+    def add(self, v: Verdict) -> None:
+        """Fold one verdict (the builder has already set repeats aside)."""
         i = self.index[v.policy]
         held = self.pending.get(v.id)
         if held is None:
             held = self.pending[v.id] = _Pending(len(self.names))
-        if held.slots[i] is not None:
-            self.duplicates += 1
-            return False
         held.slots[i] = (v.decision, v.rule or DEFAULT_RULE)
         if i == 0:
             held.first = v
         if all(slot is not None for slot in held.slots):
             del self.pending[v.id]
             self._compare(held)
-        return True
 
     def _compare(self, held: _Pending) -> None:
         self.compared += 1

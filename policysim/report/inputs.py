@@ -39,6 +39,10 @@ def describe_policy(policy: Any, role: str) -> dict:
             {"name": p.name, "start": _finite(p.start), "end": _finite(p.end)}
             for p in policy.phases
         ],
+        "rules": [
+            {"id": rule.id, "then": rule.decision or dict(rule.by_phase or {})}
+            for rule in policy.rules
+        ],
     }
 
 
@@ -67,7 +71,10 @@ def software() -> dict:
 
 
 def registrations(records: Iterable[RegistryRecord]) -> list[dict]:
-    """Each entity's first registration time (epoch; None = always), for the adoption curve."""
+    """Each entity's first registration time (epoch; None = always), for the adoption curve.
+
+    Its name and category come along, so the report can say whom a wrong decision hit.
+    """
     first: dict[str, dict] = {}
     for record in records:
         if not record.prefixes:
@@ -78,6 +85,7 @@ def registrations(records: Iterable[RegistryRecord]) -> list[dict]:
         if known is None or (known["registered_at"] is not None and _before(at_or_none, known)):
             first[record.entity_id] = {
                 "entity_id": record.entity_id,
+                "name": record.name,
                 "category": record.category,
                 "registered_at": at_or_none,
             }

@@ -20,7 +20,8 @@ CHART_TITLES = {
     "timeline": "The deadline: decisions per hour, phases and registrations",
     "decision_shares": "Decisions per policy",
     "daily": "Flagged or blocked per day",
-    "quality": 'Precision and recall of "flag or block" against "unregistered VPN"',
+    "quality": "Precision and recall: block alone, and flag or block",
+    "causes": "Causes of collateral (blocked, flagged) and of misses (allowed, only flagged)",
     "collateral": "Collateral damage by category",
 }
 
@@ -33,8 +34,18 @@ def _sections(report: dict) -> list[tuple[str, list[Table | str]]]:
         ("Headline", [tables.headline(report), "decision_shares"]),
         ("The deadline", ["timeline", "daily"]),
         (
+            "Flag and block apart, per phase",
+            ["quality"] + [t for p in policies for t in (tables.views(p), tables.phases(p))],
+        ),
+        (
+            "Why: the cause of every wrong decision",
+            ["causes"]
+            + [t for p in policies for t in (tables.collateral_causes(p), tables.missed_causes(p))],
+        ),
+        ("Who is hit by mistake", [t for p in policies for t in tables.who_is_hit(p)]),
+        (
             "Ground truth: accuracy, collateral damage, missed traffic",
-            ["quality", "collateral"]
+            ["collateral"]
             + [t for p in policies for t in (tables.confusion(p), tables.collateral(p))]
             + [tables.missed(p) for p in policies],
         ),
@@ -74,7 +85,7 @@ def markdown_text(text: str) -> str:
 
 def markdown(report: dict, chart_dir: str = "charts") -> str:
     """report.md: the tables, with links to the chart files."""
-    lines = [f"# {markdown_text(_title(report))}", ""]
+    lines = [f"# {markdown_text(_title(report))}", "", markdown_text(_subtitle(report)), ""]
     for heading, parts in _sections(report):
         lines += [f"## {heading}", ""]
         for part in parts:
@@ -174,9 +185,11 @@ def _subtitle(report: dict) -> str:
     tz = report["timezone"]
     window = report["window"]
     totals = report["totals"]
+    duplicates = totals["duplicate_verdicts"]
     return (
-        f"{totals['events']:,} events, {totals['verdicts']:,} verdicts, "
-        f"{tables.local_time(window['first_ts'], tz)} to "
+        f"{totals['events']:,} events, {totals['verdicts']:,} verdicts"
+        + (f" ({duplicates:,} duplicate verdicts ignored), " if duplicates else ", ")
+        + f"{tables.local_time(window['first_ts'], tz)} to "
         f"{tables.local_time(window['last_ts'], tz)} ({tz}); "
         f"every number counted from the verdicts and their ground truth."
     )

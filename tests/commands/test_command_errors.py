@@ -225,9 +225,9 @@ def test_policy_commands_without_files_use_the_bundled_examples(
     code, out, _ = cli(capsys, "policy", "test")
     assert code == 0
     assert out.startswith("no FILE given: the bundled example policies in ")
-    assert "PASS: 19/19" in out
+    assert "PASS: 28/28" in out
     code, out, _ = cli(capsys, "policy", "check")
-    assert code == 0 and "3 file(s): 0 error(s), 0 warning(s)" in out
+    assert code == 0 and "4 file(s): 0 error(s), 0 warning(s)" in out
     assert list(tmp_path.iterdir()) == []
 
 
@@ -239,6 +239,7 @@ def test_policy_summaries_as_json(capsys: pytest.CaptureFixture) -> None:
         "pta-vpn-2024",
         "pta-vpn-strict",
         "pta-vpn-lenient",
+        "pta-vpn-wide",
     ]
     code, out, _ = cli(capsys, "policy", "test", POLICY, "--format", "json")
     tested = json.loads(out)

@@ -32,12 +32,13 @@ def test_up_sends_evaluates_and_summarises_as_json(
         ("pta-vpn-2024", True),
         ("pta-vpn-lenient", False),
         ("pta-vpn-strict", False),
+        ("pta-vpn-wide", False),
     ]
     assert all(p["allow"] + p["flag"] + p["block"] == 300 for p in summary["policies"])
     assert (summary["events_sent"], summary["events_evaluated"], summary["verdicts"]) == (
         300,
         300,
-        900,
+        1200,
     )
     assert summary["files"] == str(out) and summary["bootstrap"] == kafka_settings.bootstrap
     assert (out / "registry.csv").is_file() and (out / "worker.log").is_file()
