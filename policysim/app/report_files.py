@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfoNotFoundError
 
 from policysim.app.errors import AppError
-from policysim.app.loading import load_registry
+from policysim.app.loading import load_policies, load_registry
 from policysim.app.outputs import output_folder
 from policysim.report import ReportError, report_from_file, write_report
 from policysim.report import inputs as describe
@@ -49,11 +49,14 @@ def report_from_verdicts(
     timezone: str | None = None,
     registry: str | None = None,
     skip_bad_rows: bool = False,
+    policies: list[str] | None = None,
 ) -> ReportResult:
     """Count a verdict file (JSON lines) into report.json, report.md and report.html in ``out``.
 
     The scenario gives the time zone and the deadline; the registry gives the
-    exact adoption curve. Everything is checked before the verdicts are read.
+    exact adoption curve and the names of those hit; the policy files give
+    every rule, so a rule that decided nothing is listed with 0. Everything
+    is checked before the verdicts are read.
     """
     output_folder(out, create=False)
     if not Path(verdicts).is_file():
@@ -73,10 +76,7 @@ def report_from_verdicts(
             inputs["registry"] = describe.describe_file(registry, version=records.version)
             registrations = describe.registrations(records.records())
         names = policy_order(verdicts)
-        inputs["policies"] = [
-            {"name": name, "role": "enforced" if i == 0 else "shadow"}
-            for i, name in enumerate(names)
-        ]
+        inputs["policies"] = _describe_policies(names, policies or [], verdicts)
         inputs["verdicts"] = describe.describe_file(verdicts)
         report = report_from_file(verdicts, names, zone, inputs, registrations)
     except (ScenarioError, ReportError) as exc:
@@ -87,3 +87,19 @@ def report_from_verdicts(
         raise AppError(f"{exc.filename or verdicts}: cannot read: {exc.strerror}") from exc
     folder = output_folder(out)
     return ReportResult(report, folder, write_report(report, folder), skipped)
+
+
+def _describe_policies(names: list[str], paths: list[str], verdicts: str) -> list[dict]:
+    """Each policy of the verdicts, in their order, described from its file where one is given."""
+    loaded = {policy.name: policy for policy in load_policies(paths)}
+    unknown = sorted(set(loaded) - set(names))
+    if unknown:
+        raise AppError(f"{verdicts}: holds no verdicts of policy {', '.join(unknown)}")
+    described = []
+    for i, name in enumerate(names):
+        role = "enforced" if i == 0 else "shadow"
+        policy = loaded.get(name)
+        described.append(
+            describe.describe_policy(policy, role) if policy else {"name": name, "role": role}
+        )
+    return described

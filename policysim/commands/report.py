@@ -46,6 +46,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     options.add_registry(
         parser, "default: none; with it the adoption curve is exact, not estimated"
     )
+    parser.add_argument(
+        "--policy",
+        action="append",
+        metavar="FILE",
+        help="policy file of the verdicts, repeatable: every rule is listed, also those that"
+        " decided nothing (default: none, only rules seen in the verdicts)",
+    )
     options.add_format(parser)
     parser.set_defaults(handler=run)
 
@@ -64,6 +71,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             timezone=args.timezone,
             registry=args.registry,
             skip_bad_rows=args.skip_bad_rows,
+            policies=args.policy,
         )
     except AppError as exc:
         return exc.report("report")

@@ -13,6 +13,7 @@ import pytest
 
 from policysim.base.settings import Settings
 from policysim.cli import main
+from policysim.policies.examples import DEFAULT_POLICIES, example_paths
 
 EVENTS = 3000
 
@@ -79,6 +80,19 @@ def _without_rule_list(part):
     if isinstance(part, list):
         return [{k: v for k, v in p.items() if k != "rule_summary"} for p in part]
     return part
+
+
+def test_report_command_with_the_policy_files_lists_every_rule(
+    offline: dict, offline_dir: Path
+) -> None:
+    out = offline_dir / "with-policies"
+    verdicts, registry = offline_dir / "verdicts.jsonl", offline_dir / "registry.csv"
+    policies = [f"--policy={path}" for path in example_paths(DEFAULT_POLICIES)]
+    args = ["report", str(verdicts), "--out", str(out), "--scenario", "pta-deadline"]
+    assert main([*args, "--registry", str(registry), *policies]) == 0
+    again = json.loads((out / "report.json").read_text())
+    for key in ("totals", "headline", "policies", "diffs", "timezone", "window"):
+        assert again[key] == offline[key], key
 
 
 @pytest.mark.kafka
