@@ -4,7 +4,8 @@ Events go out paced from a thread while a worker is killed (SIGKILL) or
 stopped (SIGTERM) and replaced; every event must then have its verdict.
 Progress is polled from metrics and topics with deadlines, never assumed
 after a sleep. The figures (duplicates, the pause after a kill) are printed
-for docs/guarantees.md (``pytest -s``).
+for docs/guarantees.md (``pytest -s``); the report of a run with duplicates
+counts each event once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from policysim.app.report_files import report_from_verdicts
 from policysim.app.worker_process import WorkerProcess, sample_sum
 from policysim.base.settings import Settings
 from policysim.policies.examples import EXAMPLES_DIR
@@ -111,6 +113,12 @@ def test_kill_9_of_one_of_two_workers_loses_nothing(kafka_settings: Settings, tm
     duplicates = sum(n - 1 for n in seen.values())
     print(f"\nkill -9: {missing} lost, {duplicates} duplicates, takeover {took_over:.1f} s")
     assert missing == 0
+    # The report counts each event once and says how many repeats it ignored.
+    kept = tmp_path / "verdicts.jsonl"
+    kept.write_bytes(b"".join(orjson.dumps(v) + b"\n" for v in verdicts))
+    totals = report_from_verdicts(str(kept), tmp_path / "report").report["totals"]
+    assert totals["events"] == EVENTS
+    assert totals["duplicate_verdicts"] == duplicates
 
 
 def test_sigterm_and_restart_loses_nothing_and_repeats_nothing(
