@@ -22,7 +22,8 @@ from datetime import datetime
 import numpy as np
 
 from policysim.base.settings import Settings
-from policysim.simulators import datafiles
+from policysim.simulators import datafiles, realism
+from policysim.simulators.addressing import Addressing
 from policysim.simulators.scenario import Category, Scenario, ScenarioError
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,12 @@ class Entity:
     name: str
     category: str
     prefixes: list[str]
-    registered_at: float | None  # None: never registers
+    registered_at: float | None  # None: never registers; else when the registration holds
     revoked_at: float | None
     gateway_v4: str
     gateway_v6: str
+    applied_at: float | None = None  # when it applied (before approval); None: = registered_at
+    timed: list[tuple[str, float, float]] = field(default_factory=list)  # (prefix, from, until)
 
 
 @dataclass
@@ -62,6 +65,9 @@ class Population:
     content: tuple[list[str], list[str]]
     dns: tuple[list[str], list[str]]
     origins: dict[str, str] = field(default_factory=dict)
+    addressing: Addressing | None = None  # None: everyone keeps its address (the plain model)
+    sub_remote: np.ndarray | None = None  # bool: staff outside the entity's registered block
+    sub_named: np.ndarray | None = None  # address id its entity's registration named, or -1
 
     @property
     def reg_at(self) -> np.ndarray:
@@ -71,6 +77,13 @@ class Population:
     @property
     def rev_at(self) -> np.ndarray:
         return _padded([e.revoked_at for e in self.entities])
+
+    @property
+    def applied_at(self) -> np.ndarray:
+        """Application time per entity (the registration time where approval is instant)."""
+        return _padded(
+            [e.registered_at if e.applied_at is None else e.applied_at for e in self.entities]
+        )
 
 
 def _padded(times: list[float | None]) -> np.ndarray:
@@ -93,7 +106,7 @@ def build_population(scenario: Scenario, seed: int, settings: Settings) -> Popul
     subs = _subscribers(scenario, rng, entities, free)
     destinations = scenario.destinations
     assert destinations is not None  # checked by load_scenario
-    return Population(
+    population = Population(
         scenario=scenario,
         seed=seed,
         entities=entities,
@@ -108,6 +121,9 @@ def build_population(scenario: Scenario, seed: int, settings: Settings) -> Popul
         dns=_by_family(destinations.dns),
         origins={"subscriber_space": space_origin, "vpn_endpoints": endpoint_origin},
     )
+    if scenario.realistic:
+        realism.apply(population, free, np.random.default_rng([seed, 3]))
+    return population
 
 
 def _subscriber_space(scenario: Scenario, settings: Settings) -> tuple[list[Network], str]:
@@ -157,7 +173,7 @@ def _registration(
         lo, hi = (_logistic_cdf(t, mu, scale) for t in (scenario.opens_ts, deadline))
         p = min(max(lo + v * (hi - lo), 1e-12), 1 - 1e-12)
         registered = min(mu + scale * math.log(p / (1 - p)), deadline - 1)
-    elif u < adoption.before_deadline + adoption.late:
+    elif u < adoption.before_deadline + _late_share(scenario, category):
         registered = deadline + (-math.log(1 - v)) * adoption.late_days * DAY
     else:
         return None, None
@@ -168,6 +184,16 @@ def _registration(
         begin = max(registered, start)
         revoked = float(math.floor(begin + x * (end - begin))) + 1
     return registered, revoked
+
+
+def _late_share(scenario: Scenario, category: Category) -> float:
+    """The late share, raised by enforcement's ``late_registration_boost`` (to at most what
+    registering before the deadline leaves)."""
+    adoption = category.adoption
+    if scenario.enforcement is None:
+        return adoption.late
+    boosted = adoption.late * scenario.enforcement.late_registration_boost
+    return min(boosted, 1.0 - adoption.before_deadline)
 
 
 def _logistic_cdf(t: float, mu: float, scale: float) -> float:
