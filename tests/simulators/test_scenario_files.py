@@ -148,7 +148,7 @@ def test_files_that_cannot_be_read(tmp_path: Path) -> None:
         load_scenario(tmp_path / "missing.yaml")
     assert str(refused.value) == (
         f"{tmp_path / 'missing.yaml'}: no such scenario file or bundled scenario"
-        " (bundled: pta-deadline, small-isp)"
+        " (bundled: pta-2024, pta-deadline, small-isp)"
     )
     (tmp_path / "latin1.yaml").write_bytes(b"scenario: caf\xe9\n")
     with pytest.raises(ScenarioError, match=r"latin1.yaml: not UTF-8 text"):
