@@ -143,7 +143,7 @@ def build_addressing(
             pool.lease_seconds = max(1, round(spec.lease_hours * HOUR))
             pool.phase = rng.integers(0, pool.lease_seconds, m)
             leases = math.ceil((end - start) / pool.lease_seconds) + 2
-            pool.table = first + _renumberings(m, size, leases, spec.leave_prefix, rng)
+            pool.table = _renumberings(m, size, leases, spec.leave_prefix, rng) + np.int32(first)
             shared.extend([1] * size)
         addressing.pool_of[subs] = len(addressing.pools)
         addressing.row[subs] = np.arange(m)
@@ -158,7 +158,7 @@ def _renumberings(
 ) -> np.ndarray:
     """Pool offsets held by each member in each lease: a fresh draw at every renumbering,
     anywhere in the pool for ``leave`` of them, in the same /24 for the rest."""
-    table = np.empty((members, leases), dtype=np.int64)
+    table = np.empty((members, leases), dtype=np.int32)
     table[:, 0] = rng.integers(0, size, members)
     for lease in range(1, leases):
         previous = table[:, lease - 1]

@@ -581,8 +581,11 @@ class _Checker:
     def pool(self, path: Path_, pool: AddressPool) -> None:
         if pool.mode not in POOL_MODES:
             self.problem((*path, "mode"), f"unknown {pool.mode!r} {suggest(pool.mode, POOL_MODES)}")
-        if pool.lease_hours <= 0:
-            self.problem((*path, "lease_hours"), f"must be more than 0, not {pool.lease_hours:g}")
+        if pool.lease_hours < 1:
+            self.problem(
+                (*path, "lease_hours"),
+                f"must be 1 or more (the leases are drawn up front), not {pool.lease_hours:g}",
+            )
         self.share((*path, "leave_prefix"), pool.leave_prefix)
         self.at_least((*path, "spare"), pool.spare, 0)
         self.at_least((*path, "per_address"), pool.per_address, 1)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ruamel.yaml import YAML
 
 from policysim.simulators.scenario import SCENARIO_DIR, ScenarioError, load_scenario
 
@@ -118,7 +122,8 @@ def test_shares_delays_times_and_needs_are_checked(tmp_path: Path) -> None:
         " and 1, not 1.2",
         "70:19: groups.household.remote_share: remote staff need `categories` (whose staff they"
         " are)",
-        "87:39: address_pools.fixed.lease_hours: must be more than 0, not 0",
+        "87:39: address_pools.fixed.lease_hours: must be 1 or more (the leases are drawn up"
+        " front), not 0",
         "87:56: address_pools.fixed.leave_prefix: is a share: it must be between 0 and 1, not 1.5",
         "90:18: enforcement.blocking_from: 'soon' is not a time: write ISO 8601, as in"
         " 2024-12-01T00:00:00+05:00, or epoch seconds",
@@ -126,3 +131,46 @@ def test_shares_delays_times_and_needs_are_checked(tmp_path: Path) -> None:
         "92:22: enforcement.switch_obfuscated: needs an obfuscated_mix (the VPN apps switched to)",
         "95:12: enforcement.retries: must be 0 or more, not -1",
     ]
+
+
+_YAML = YAML(typ="rt")
+_VALUES = st.sampled_from([None, "x", -1, 0, 1.5, True, [], {}, ["x"], {"a": 1}, "2024-01-01"])
+
+
+def _paths(node: object, path: tuple = ()) -> list[tuple]:
+    found = [path] if path else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _paths(value, (*path, i))
+    return found
+
+
+_PATHS = _paths(_YAML.load(GOOD))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.tuples(st.sampled_from(_PATHS), _VALUES), min_size=1, max_size=3))
+def test_any_wrong_realistic_value_is_a_problem_never_a_crash(tmp_path: Path, edits: list) -> None:
+    doc = _YAML.load(SMALL + GOOD)
+    for path, value in edits:
+        node = doc
+        try:
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue
+    out = io.StringIO()
+    _YAML.dump(doc, out)
+    target = tmp_path / "fuzzed.yaml"
+    target.write_text(out.getvalue())
+    try:
+        load_scenario(target)
+    except ScenarioError as exc:
+        assert exc.problems
+        assert all(p.file == str(target) and p.line >= 1 for p in exc.problems)
