@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from policysim.simulators.mixes import cumulative
 from policysim.simulators.scenario import Scenario
 
 
@@ -23,8 +24,8 @@ def labels(scenario: Scenario) -> list[str]:
 def label_cdf(scenario: Scenario) -> np.ndarray:
     """Cumulative label probabilities, one row per app (in ``scenario.apps`` order).
 
-    Entries from a row's last likely label on are exactly 1.0, so a draw in
-    [0, 1) never lands on a label of probability 0 through rounding.
+    A row is :func:`~policysim.simulators.mixes.cumulative`: a draw never lands on a
+    label of probability 0.
     """
     names = labels(scenario)
     rows = []
@@ -38,9 +39,7 @@ def label_cdf(scenario: Scenario) -> np.ndarray:
             p[names.index(label)] += rate
         if app not in (classifier.transports if classifier else {}):
             p[i] += max(0.0, 1.0 - sum(given.values()))
-        cdf = np.cumsum(p) / p.sum()
-        cdf[int(np.flatnonzero(p)[-1]) :] = 1.0
-        rows.append(cdf)
+        rows.append(cumulative(p))
     return np.array(rows)
 
 

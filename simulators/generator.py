@@ -18,8 +18,9 @@ from datetime import datetime
 import numpy as np
 
 from policysim.simulators import classifier
-from policysim.simulators.population import Population, _by_family, _sample_hosts
-from policysim.simulators.realistic import Block, Realism
+from policysim.simulators.mixes import mix_cdf
+from policysim.simulators.population import Population, by_family, sample_hosts
+from policysim.simulators.realistic_events import Block, Realism
 from policysim.simulators.scenario import Scenario
 
 SLICE_SECONDS = 60.0
@@ -48,20 +49,6 @@ def _app_table(scenario: Scenario) -> _AppTable:
         medians=np.array([[a.bytes_out, a.bytes_in, a.duration] for a in apps], dtype=float),
         vpn=np.array([a.vpn for a in apps], dtype=bool),
     )
-
-
-def _cdf(mix: dict[str, float], names: list[str]) -> np.ndarray:
-    """Cumulative weights over all apps (apps outside the mix weigh 0).
-
-    Entries from the last weighted app on are exactly 1.0, so a draw in [0, 1)
-    can never land on an unweighted app through rounding.
-    """
-    weights = np.array([mix.get(n, 0.0) for n in names], dtype=float)
-    if weights.sum() <= 0:
-        weights[0] = 1.0
-    cdf = np.cumsum(weights) / weights.sum()
-    cdf[int(np.flatnonzero(weights)[-1]) :] = 1.0
-    return cdf
 
 
 def _cell_counts(population: Population, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -93,8 +80,8 @@ def generate_events(population: Population, count: int) -> Iterator[tuple[str, b
     table = _app_table(scenario)
     counts = _cell_counts(population, count, rng)
     groups = list(scenario.groups.values())
-    ordinary = _cdf(scenario.ordinary_mix, table.names)
-    vpn_cdfs = [_cdf(g.vpn_mix, table.names) for g in groups]
+    ordinary = mix_cdf(scenario.ordinary_mix, table.names)
+    vpn_cdfs = [mix_cdf(g.vpn_mix, table.names) for g in groups]
     gateway = [g.vpn_targets.get("gateway", 0.0) / sum(g.vpn_targets.values()) for g in groups]
     realism = Realism(population, table.names, ordinary) if scenario.realistic else None
     formatter = _Formatter(population, table)
@@ -285,7 +272,7 @@ def _unlisted(population: Population) -> tuple[list[str], list[str]]:
     if not enforcement.unlisted_endpoints:
         return _families(population.content)
     rng = np.random.default_rng([population.seed, 5])
-    return _families(_by_family(_sample_hosts(rng, enforcement.unlisted_endpoints, 256)))
+    return _families(by_family(sample_hosts(rng, enforcement.unlisted_endpoints, 256)))
 
 
 def _families(pools: tuple[list[str], list[str]]) -> tuple[list[str], list[str]]:

@@ -22,7 +22,7 @@ from datetime import datetime
 import numpy as np
 
 from policysim.base.settings import Settings
-from policysim.simulators import datafiles, realism
+from policysim.simulators import datafiles, realistic_population
 from policysim.simulators.addressing import Addressing
 from policysim.simulators.scenario import Category, Scenario, ScenarioError
 
@@ -116,13 +116,13 @@ def build_population(scenario: Scenario, seed: int, settings: Settings) -> Popul
         sub_entity=subs[2],
         sub_v6=subs[3],
         group_members=[np.flatnonzero(subs[1] == g) for g in range(len(scenario.groups))],
-        endpoints=_by_family(endpoints),
-        content=_by_family(_sample_hosts(rng, destinations.content, 2048)),
-        dns=_by_family(destinations.dns),
+        endpoints=by_family(endpoints),
+        content=by_family(sample_hosts(rng, destinations.content, 2048)),
+        dns=by_family(destinations.dns),
         origins={"subscriber_space": space_origin, "vpn_endpoints": endpoint_origin},
     )
     if scenario.realistic:
-        realism.apply(population, free, np.random.default_rng([seed, 3]))
+        realistic_population.apply(population, free, np.random.default_rng([seed, 3]))
     return population
 
 
@@ -142,13 +142,13 @@ def _endpoints(scenario: Scenario, settings: Settings) -> tuple[list[str], str]:
     return [str(ipaddress.ip_address(a)) for a in scenario.vpn_endpoints], "scenario"
 
 
-def _by_family(addresses: list[str]) -> tuple[list[str], list[str]]:
+def by_family(addresses: list[str]) -> tuple[list[str], list[str]]:
     v4 = [a for a in addresses if ":" not in a]
     v6 = [a for a in addresses if ":" in a]
     return v4, v6
 
 
-def _sample_hosts(rng: np.random.Generator, cidrs: list[str], count: int) -> list[str]:
+def sample_hosts(rng: np.random.Generator, cidrs: list[str], count: int) -> list[str]:
     """``count`` host addresses spread over ``cidrs`` (deterministic for the generator)."""
     networks = [ipaddress.ip_network(c, strict=False) for c in cidrs]
     picks = rng.integers(0, len(networks), count)
@@ -309,7 +309,7 @@ def _subscribers(
                 address = _entity_address(entities[entity], v6, rng)
             else:
                 entity = len(entities)
-                address = _household_address(free, cdf4, v6, rng, seen)
+                address = household_address(free, cdf4, v6, rng, seen)
             seen.add(address)
             src.append(address)
             group_of.append(g)
@@ -342,7 +342,7 @@ def _entity_address(entity: Entity, v6: bool, rng: np.random.Generator) -> str:
     return _host(network, rng)
 
 
-def _household_address(
+def household_address(
     free: dict[int, list[Network]],
     cdf4: np.ndarray,
     v6: bool,

@@ -77,7 +77,7 @@ def _remote_staff(
     population: Population, free: dict[int, list[Network]], rng: np.random.Generator
 ) -> None:
     """``remote_share`` of each group's members work from a home or mobile address."""
-    from policysim.simulators.population import _household_address
+    from policysim.simulators.population import household_address
 
     remote = np.zeros(len(population.sub_src), dtype=bool)
     sizes = np.array([n.num_addresses for n in free[4]], dtype=float)
@@ -89,7 +89,7 @@ def _remote_staff(
         remote[chosen] = True
         if group.remote_addressing == "static":
             for s in chosen.tolist():
-                address = _household_address(free, cdf4, bool(population.sub_v6[s]), rng, seen)
+                address = household_address(free, cdf4, bool(population.sub_v6[s]), rng, seen)
                 seen.add(address)
                 population.sub_src[s] = address
     population.sub_remote = remote

@@ -15,6 +15,7 @@ import numpy as np
 from policysim.policies.address_columns import AddressColumns
 from policysim.policies.addresses import parse_ip
 from policysim.simulators import classifier
+from policysim.simulators.mixes import mix_cdf
 from policysim.simulators.population import Population
 from policysim.simulators.registrations import build_registry
 from policysim.simulators.response import OBFUSCATED, STOPPED, UNLISTED, build_response
@@ -64,11 +65,8 @@ class Realism:
         self.obfuscated = None
         if scenario.enforcement is not None:
             self.response = build_response(scenario, len(population.sub_src), self.rng)
-            mix = scenario.enforcement.obfuscated_mix
-            if mix:
-                weights = np.array([mix.get(n, 0.0) for n in app_names])
-                self.obfuscated = np.cumsum(weights) / weights.sum()
-                self.obfuscated[int(np.flatnonzero(weights)[-1]) :] = 1.0
+            if scenario.enforcement.obfuscated_mix:
+                self.obfuscated = mix_cdf(scenario.enforcement.obfuscated_mix, app_names)
 
     def block(
         self, subs: np.ndarray, app: np.ndarray, to_gateway: np.ndarray, ts: np.ndarray, end: float
@@ -96,7 +94,16 @@ class Realism:
         truth = self._truth(subs, app, ts, ent, registered, address)
         return Block(subs, app, to_gateway, ts, label, address, unlisted, truth)
 
-    def _retries(self, subs, app, to_gateway, ts, unlisted, registered, end):
+    def _retries(
+        self,
+        subs: np.ndarray,
+        app: np.ndarray,
+        to_gateway: np.ndarray,
+        ts: np.ndarray,
+        unlisted: np.ndarray,
+        registered: np.ndarray,
+        end: float,
+    ) -> tuple[np.ndarray, ...]:
         """Retried copies of the VPN connections blocking would stop, in place of as many
         ordinary connections of the block (so the count stays what was asked for)."""
         assert self.response is not None
@@ -124,7 +131,15 @@ class Realism:
         found = self.registry.categories_batch(columns, ts)
         return np.array([c is not None for c in found], dtype=bool)
 
-    def _truth(self, subs, app, ts, ent, registered, address) -> list[str]:
+    def _truth(
+        self,
+        subs: np.ndarray,
+        app: np.ndarray,
+        ts: np.ndarray,
+        ent: np.ndarray,
+        registered: np.ndarray,
+        address: np.ndarray,
+    ) -> list[str]:
         """The truth fields after ``population_group``, in the struct's order."""
         population = self.population
         n = len(subs)
