@@ -182,3 +182,24 @@ def test_an_address_registration_stays_when_its_holder_moves(world) -> None:
         assert registry.category_at(parse_ip(named), later) == "freelancer"
         moved += addressing.texts[addressing.held(s, end - 1)] != named
     assert moved > 0
+
+
+def test_a_cap_on_free_addresses_narrows_what_is_registered(tmp_path: Path) -> None:
+    path = tmp_path / "capped.yaml"
+    path.write_text(
+        SMALL.replace(
+            "call_center:    {count: 10, v4_prefix: [27],",
+            "call_center:    {count: 10, v4_prefix: [27], max_addresses: 5,",
+        )
+    )
+    population = build_population(load_scenario(path), 3, Settings())
+    registry = write_registry(population, tmp_path / "registry.csv")
+    granted = {g.prefix for _, _, g in registry.grants() if g.category == "call_center"}
+    assert granted and all(p.endswith("/30") for p in granted if ":" not in p)
+    events = [decode_event(line) for _, line in generate_events(population, 5000)]
+    staff = [e for e in events if e.truth.category == "call_center"]
+    assert any(e.truth.registered_at_event_time for e in staff)
+    assert any(
+        e.truth.registered_at_event_time and not e.truth.address_registered_at_event_time
+        for e in staff
+    )
