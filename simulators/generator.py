@@ -19,7 +19,8 @@ import numpy as np
 
 from policysim.simulators import classifier
 from policysim.simulators.mixes import mix_cdf
-from policysim.simulators.population import Population, by_family, sample_hosts
+from policysim.simulators.people import Population
+from policysim.simulators.population import by_family, sample_hosts
 from policysim.simulators.realistic_events import Block, Realism
 from policysim.simulators.scenario import Scenario
 

@@ -16,78 +16,18 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
 from policysim.base.settings import Settings
 from policysim.simulators import datafiles, realistic_population
-from policysim.simulators.addressing import Addressing
+from policysim.simulators.people import Entity, Network, Population, host, household_address
 from policysim.simulators.scenario import Category, Scenario, ScenarioError
 
 log = logging.getLogger(__name__)
 
 DAY = 86_400.0
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@dataclass
-class Entity:
-    """A registering organisation or freelancer: its blocks and its registration times."""
-
-    entity_id: str
-    name: str
-    category: str
-    prefixes: list[str]
-    registered_at: float | None  # None: never registers; else when the registration holds
-    revoked_at: float | None
-    gateway_v4: str
-    gateway_v6: str
-    applied_at: float | None = None  # when it applied (before approval); None: = registered_at
-    timed: list[tuple[str, float, float]] = field(default_factory=list)  # (prefix, from, until)
-
-
-@dataclass
-class Population:
-    """Everything the event generator draws from (fixed for a scenario and seed)."""
-
-    scenario: Scenario
-    seed: int
-    entities: list[Entity]
-    group_names: list[str]
-    sub_src: list[str]
-    sub_group: np.ndarray  # int index into group_names
-    sub_entity: np.ndarray  # index into entities; len(entities) = none
-    sub_v6: np.ndarray  # bool
-    group_members: list[np.ndarray]
-    endpoints: tuple[list[str], list[str]]  # v4, v6
-    content: tuple[list[str], list[str]]
-    dns: tuple[list[str], list[str]]
-    origins: dict[str, str] = field(default_factory=dict)
-    addressing: Addressing | None = None  # None: everyone keeps its address (the plain model)
-    sub_remote: np.ndarray | None = None  # bool: staff outside the entity's registered block
-    sub_named: np.ndarray | None = None  # address id its entity's registration named, or -1
-
-    @property
-    def reg_at(self) -> np.ndarray:
-        """Registration time per entity (+inf never), padded with one +inf for "no entity"."""
-        return _padded([e.registered_at for e in self.entities])
-
-    @property
-    def rev_at(self) -> np.ndarray:
-        return _padded([e.revoked_at for e in self.entities])
-
-    @property
-    def applied_at(self) -> np.ndarray:
-        """Application time per entity (the registration time where approval is instant)."""
-        return _padded(
-            [e.registered_at if e.applied_at is None else e.applied_at for e in self.entities]
-        )
-
-
-def _padded(times: list[float | None]) -> np.ndarray:
-    return np.array([math.inf if t is None else t for t in times] + [math.inf])
 
 
 def build_population(scenario: Scenario, seed: int, settings: Settings) -> Population:
@@ -152,12 +92,7 @@ def sample_hosts(rng: np.random.Generator, cidrs: list[str], count: int) -> list
     """``count`` host addresses spread over ``cidrs`` (deterministic for the generator)."""
     networks = [ipaddress.ip_network(c, strict=False) for c in cidrs]
     picks = rng.integers(0, len(networks), count)
-    return [_host(networks[i], rng) for i in picks.tolist()]
-
-
-def _host(network: Network, rng: np.random.Generator) -> str:
-    offset = int.from_bytes(rng.bytes(16)) % network.num_addresses
-    return str(network.network_address + offset)
+    return [host(networks[i], rng) for i in picks.tolist()]
 
 
 def _registration(
@@ -339,24 +274,7 @@ def _weight(entity: Entity) -> float:
 def _entity_address(entity: Entity, v6: bool, rng: np.random.Generator) -> str:
     family = [p for p in entity.prefixes if (":" in p) == v6] or entity.prefixes
     network = ipaddress.ip_network(family[int(rng.integers(0, len(family)))])
-    return _host(network, rng)
-
-
-def household_address(
-    free: dict[int, list[Network]],
-    cdf4: np.ndarray,
-    v6: bool,
-    rng: np.random.Generator,
-    seen: set[str],
-) -> str:
-    while True:
-        if v6 and free[6]:
-            address = _host(free[6][int(rng.integers(0, len(free[6])))], rng)
-        else:
-            index = min(int(np.searchsorted(cdf4, rng.random(), side="right")), len(cdf4) - 1)
-            address = _host(free[4][index], rng)
-        if address not in seen:
-            return address
+    return host(network, rng)
 
 
 def local_time(scenario: Scenario, ts: float) -> str:

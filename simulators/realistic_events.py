@@ -16,7 +16,7 @@ from policysim.policies.address_columns import AddressColumns
 from policysim.policies.addresses import parse_ip
 from policysim.simulators import classifier
 from policysim.simulators.mixes import mix_cdf
-from policysim.simulators.population import Population
+from policysim.simulators.people import Population
 from policysim.simulators.registrations import build_registry
 from policysim.simulators.response import OBFUSCATED, STOPPED, UNLISTED, build_response
 

@@ -17,15 +17,12 @@ address's grant ends and the new one's begins then).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from policysim.simulators.addressing import Addressing, build_addressing, static_addressing
+from policysim.simulators.people import Entity, Network, Population, household_address
 from policysim.simulators.scenario import Delay, ScenarioError
-
-if TYPE_CHECKING:
-    from policysim.simulators.population import Entity, Network, Population
 
 HOUR = 3600.0
 _Z95 = 1.6448536269514722  # the standard normal's 95th percentile
@@ -77,8 +74,6 @@ def _remote_staff(
     population: Population, free: dict[int, list[Network]], rng: np.random.Generator
 ) -> None:
     """``remote_share`` of each group's members work from a home or mobile address."""
-    from policysim.simulators.population import household_address
-
     remote = np.zeros(len(population.sub_src), dtype=bool)
     sizes = np.array([n.num_addresses for n in free[4]], dtype=float)
     cdf4 = np.cumsum(sizes) / sizes.sum()

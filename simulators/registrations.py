@@ -13,7 +13,8 @@ from pathlib import Path
 
 from policysim.policies.registry import Registry, RegistryRecord
 from policysim.policies.registry_files import encode_record, write_csv, write_jsonl
-from policysim.simulators.population import Population, local_time
+from policysim.simulators.people import Population
+from policysim.simulators.population import local_time
 
 REGISTRY_SUFFIXES = (".csv", ".jsonl")
 
