@@ -17,7 +17,11 @@ from datetime import datetime
 
 import numpy as np
 
-from policysim.simulators.population import Population
+from policysim.simulators import classifier
+from policysim.simulators.mixes import mix_cdf
+from policysim.simulators.people import Population
+from policysim.simulators.population import by_family, sample_hosts
+from policysim.simulators.realistic_events import Block, Realism
 from policysim.simulators.scenario import Scenario
 
 SLICE_SECONDS = 60.0
@@ -46,20 +50,6 @@ def _app_table(scenario: Scenario) -> _AppTable:
         medians=np.array([[a.bytes_out, a.bytes_in, a.duration] for a in apps], dtype=float),
         vpn=np.array([a.vpn for a in apps], dtype=bool),
     )
-
-
-def _cdf(mix: dict[str, float], names: list[str]) -> np.ndarray:
-    """Cumulative weights over all apps (apps outside the mix weigh 0).
-
-    Entries from the last weighted app on are exactly 1.0, so a draw in [0, 1)
-    can never land on an unweighted app through rounding.
-    """
-    weights = np.array([mix.get(n, 0.0) for n in names], dtype=float)
-    if weights.sum() <= 0:
-        weights[0] = 1.0
-    cdf = np.cumsum(weights) / weights.sum()
-    cdf[int(np.flatnonzero(weights)[-1]) :] = 1.0
-    return cdf
 
 
 def _cell_counts(population: Population, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -91,9 +81,10 @@ def generate_events(population: Population, count: int) -> Iterator[tuple[str, b
     table = _app_table(scenario)
     counts = _cell_counts(population, count, rng)
     groups = list(scenario.groups.values())
-    ordinary = _cdf(scenario.ordinary_mix, table.names)
-    vpn_cdfs = [_cdf(g.vpn_mix, table.names) for g in groups]
+    ordinary = mix_cdf(scenario.ordinary_mix, table.names)
+    vpn_cdfs = [mix_cdf(g.vpn_mix, table.names) for g in groups]
     gateway = [g.vpn_targets.get("gateway", 0.0) / sum(g.vpn_targets.values()) for g in groups]
+    realism = Realism(population, table.names, ordinary) if scenario.realistic else None
     formatter = _Formatter(population, table)
     start = scenario.window[0]
     serial = 0
@@ -115,10 +106,15 @@ def generate_events(population: Population, count: int) -> Iterator[tuple[str, b
         ts = np.round(start + (slice_of + rng.random(n)) * SLICE_SECONDS, 3)
         order = np.argsort(ts, kind="stable")
         subs, app, to_gateway, ts = subs[order], app[order], to_gateway[order], ts[order]
+        block = None
+        if realism is not None:
+            block = realism.block(subs, app, to_gateway, ts, start + k1 * SLICE_SECONDS - 0.001)
+            subs, app, to_gateway, ts = block.subs, block.app, block.to_gateway, block.ts
+            n = len(subs)
         picks = rng.random((2, n))
         sizes = rng.lognormal(0.0, 1.0, (n, 3)) * table.medians[app]
         sports = rng.integers(*_SPORTS, n)
-        yield from formatter.lines(serial, ts, subs, app, to_gateway, picks, sizes, sports)
+        yield from formatter.lines(serial, ts, subs, app, to_gateway, picks, sizes, sports, block)
         serial += n
 
 
@@ -147,7 +143,8 @@ class _Formatter:
         entities = population.entities
         groups = population.group_names
         self.prefix = f"{population.seed}-"
-        self.src = population.sub_src
+        addressing = population.addressing
+        self.src = addressing.texts if addressing is not None else population.sub_src
         self.v6 = population.sub_v6.astype(np.int64)
         self.entity = population.sub_entity
         self.has_entity = population.sub_entity < len(entities)
@@ -159,7 +156,7 @@ class _Formatter:
             else ""
             for e in population.sub_entity.tolist()
         ]
-        self.truth_group = [f',"population_group":"{groups[g]}"}}' for g in population.sub_group]
+        self.truth_group = [f',"population_group":"{groups[g]}"' for g in population.sub_group]
         # Destination text: the pools (kind, family) one after another, then the gateways.
         pools = {
             "vpn": _families(population.endpoints),
@@ -178,17 +175,24 @@ class _Formatter:
         self.dst += [e.gateway_v4 for e in entities] + [
             e.gateway_v6 or e.gateway_v4 for e in entities
         ]
+        unlisted = _unlisted(population)
+        self.unlisted_offset = np.array([len(self.dst), len(self.dst) + len(unlisted[0])])
+        self.unlisted_size = np.array([len(unlisted[0]), len(unlisted[1])])
+        self.dst += unlisted[0] + unlisted[1]
         self.app_is_vpn_dst = np.array([k == "vpn" for k in table.dst_kind])
-        # "...","dport":D,"proto":"P","app":"A","bytes_out": per (app, variant).
+        # "...","dport":D,"proto":"P","app":"L","bytes_out": per (app variant, label); the
+        # labels begin with the app names, so an unclassified app's label is its own index.
+        self.labels = classifier.labels(population.scenario)
         self.middle: list[str] = []
         self.variant_offset = np.array(
             [sum(len(v) for v in table.variants[:a]) for a in range(len(table.names))]
         )
         self.variant_count = np.array([len(v) for v in table.variants])
-        for name, variants in zip(table.names, table.variants, strict=True):
+        for variants in table.variants:
             for proto, dport in variants:
-                self.middle.append(
-                    f'","dport":{dport},"proto":"{proto}","app":"{name}","bytes_out":'
+                self.middle.extend(
+                    f'","dport":{dport},"proto":"{proto}","app":"{label}","bytes_out":'
+                    for label in self.labels
                 )
         self.vpn = table.vpn
 
@@ -202,6 +206,7 @@ class _Formatter:
         picks: np.ndarray,
         sizes: np.ndarray,
         sports: np.ndarray,
+        block: Block | None = None,
     ) -> Iterator[tuple[str, bytes]]:
         ent = self.entity[subs]
         registered = (self.reg_at[ent] <= ts) & (ts < self.rev_at[ent])
@@ -210,11 +215,21 @@ class _Formatter:
         dst = self.pool_offset[pool] + (picks[0] * self.pool_size[pool]).astype(np.int64)
         gateway = self.app_is_vpn_dst[app] & to_gateway & self.has_entity[subs]
         dst = np.where(gateway, self.gateway_offset[v6] + ent, dst)
-        middle = self.variant_offset[app] + (picks[1] * self.variant_count[app]).astype(np.int64)
+        variant = self.variant_offset[app] + (picks[1] * self.variant_count[app]).astype(np.int64)
+        middle = variant * len(self.labels) + (app if block is None else block.label)
         truth = (self.vpn[app].astype(np.int64) * 2 + registered).tolist()
+        extra = [""] * len(subs)
+        address = subs
+        if block is not None:
+            unlisted = self.unlisted_offset[v6] + (picks[0] * self.unlisted_size[v6]).astype(
+                np.int64
+            )
+            dst = np.where(block.unlisted & ~gateway, unlisted, dst)
+            extra, address = block.truth, block.address
         columns = zip(
             ts.tolist(),
             subs.tolist(),
+            address.tolist(),
             sports.tolist(),
             dst.tolist(),
             middle.tolist(),
@@ -222,18 +237,19 @@ class _Formatter:
             np.rint(sizes[:, 1]).astype(np.int64).tolist(),
             np.round(sizes[:, 2], 3).tolist(),
             truth,
+            extra,
             strict=True,
         )
         src, dsts, middles = self.src, self.dst, self.middle
         t_entity, t_group, prefix = self.truth_entity, self.truth_group, self.prefix
-        for n, (t, s, sport, d, m, bo, bi, dur, tr) in enumerate(columns, start=serial):
-            address = src[s]
+        for n, (t, s, a, sport, d, m, bo, bi, dur, tr, x) in enumerate(columns, start=serial):
+            text = src[a]
             yield (
-                address,
+                text,
                 (
-                    f'{{"id":"{prefix}{n}","ts":{t!r},"src":"{address}","sport":{sport},'
+                    f'{{"id":"{prefix}{n}","ts":{t!r},"src":"{text}","sport":{sport},'
                     f'"dst":"{dsts[d]}{middles[m]}{bo},"bytes_in":{bi},"duration":{dur!r},'
-                    f"{_TRUTH_HEAD[tr]}{t_entity[s]}{_TRUTH_REGISTERED[tr]}{t_group[s]}}}"
+                    f"{_TRUTH_HEAD[tr]}{t_entity[s]}{_TRUTH_REGISTERED[tr]}{t_group[s]}{x}}}}}"
                 ).encode(),
             )
 
@@ -246,6 +262,18 @@ _TRUTH_HEAD = (
     '"truth":{"is_vpn":true',
 )
 _TRUTH_REGISTERED = ("", ',"registered_at_event_time":true', "", ',"registered_at_event_time":true')
+
+
+def _unlisted(population: Population) -> tuple[list[str], list[str]]:
+    """VPN servers on no list (where users switch to): the enforcement block's own CIDRs,
+    else cloud hosting among the content addresses."""
+    enforcement = population.scenario.enforcement
+    if enforcement is None:
+        return [], []
+    if not enforcement.unlisted_endpoints:
+        return _families(population.content)
+    rng = np.random.default_rng([population.seed, 5])
+    return _families(by_family(sample_hosts(rng, enforcement.unlisted_endpoints, 256)))
 
 
 def _families(pools: tuple[list[str], list[str]]) -> tuple[list[str], list[str]]:

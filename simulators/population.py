@@ -16,65 +16,18 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
-from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
 
 from policysim.base.settings import Settings
-from policysim.simulators import datafiles
+from policysim.simulators import datafiles, realistic_population
+from policysim.simulators.people import Entity, Network, Population, host, household_address
 from policysim.simulators.scenario import Category, Scenario, ScenarioError
 
 log = logging.getLogger(__name__)
 
 DAY = 86_400.0
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@dataclass
-class Entity:
-    """A registering organisation or freelancer: its blocks and its registration times."""
-
-    entity_id: str
-    name: str
-    category: str
-    prefixes: list[str]
-    registered_at: float | None  # None: never registers
-    revoked_at: float | None
-    gateway_v4: str
-    gateway_v6: str
-
-
-@dataclass
-class Population:
-    """Everything the event generator draws from (fixed for a scenario and seed)."""
-
-    scenario: Scenario
-    seed: int
-    entities: list[Entity]
-    group_names: list[str]
-    sub_src: list[str]
-    sub_group: np.ndarray  # int index into group_names
-    sub_entity: np.ndarray  # index into entities; len(entities) = none
-    sub_v6: np.ndarray  # bool
-    group_members: list[np.ndarray]
-    endpoints: tuple[list[str], list[str]]  # v4, v6
-    content: tuple[list[str], list[str]]
-    dns: tuple[list[str], list[str]]
-    origins: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def reg_at(self) -> np.ndarray:
-        """Registration time per entity (+inf never), padded with one +inf for "no entity"."""
-        return _padded([e.registered_at for e in self.entities])
-
-    @property
-    def rev_at(self) -> np.ndarray:
-        return _padded([e.revoked_at for e in self.entities])
-
-
-def _padded(times: list[float | None]) -> np.ndarray:
-    return np.array([math.inf if t is None else t for t in times] + [math.inf])
 
 
 def build_population(scenario: Scenario, seed: int, settings: Settings) -> Population:
@@ -93,7 +46,7 @@ def build_population(scenario: Scenario, seed: int, settings: Settings) -> Popul
     subs = _subscribers(scenario, rng, entities, free)
     destinations = scenario.destinations
     assert destinations is not None  # checked by load_scenario
-    return Population(
+    population = Population(
         scenario=scenario,
         seed=seed,
         entities=entities,
@@ -103,11 +56,14 @@ def build_population(scenario: Scenario, seed: int, settings: Settings) -> Popul
         sub_entity=subs[2],
         sub_v6=subs[3],
         group_members=[np.flatnonzero(subs[1] == g) for g in range(len(scenario.groups))],
-        endpoints=_by_family(endpoints),
-        content=_by_family(_sample_hosts(rng, destinations.content, 2048)),
-        dns=_by_family(destinations.dns),
+        endpoints=by_family(endpoints),
+        content=by_family(sample_hosts(rng, destinations.content, 2048)),
+        dns=by_family(destinations.dns),
         origins={"subscriber_space": space_origin, "vpn_endpoints": endpoint_origin},
     )
+    if scenario.realistic:
+        realistic_population.apply(population, free, np.random.default_rng([seed, 3]))
+    return population
 
 
 def _subscriber_space(scenario: Scenario, settings: Settings) -> tuple[list[Network], str]:
@@ -126,22 +82,17 @@ def _endpoints(scenario: Scenario, settings: Settings) -> tuple[list[str], str]:
     return [str(ipaddress.ip_address(a)) for a in scenario.vpn_endpoints], "scenario"
 
 
-def _by_family(addresses: list[str]) -> tuple[list[str], list[str]]:
+def by_family(addresses: list[str]) -> tuple[list[str], list[str]]:
     v4 = [a for a in addresses if ":" not in a]
     v6 = [a for a in addresses if ":" in a]
     return v4, v6
 
 
-def _sample_hosts(rng: np.random.Generator, cidrs: list[str], count: int) -> list[str]:
+def sample_hosts(rng: np.random.Generator, cidrs: list[str], count: int) -> list[str]:
     """``count`` host addresses spread over ``cidrs`` (deterministic for the generator)."""
     networks = [ipaddress.ip_network(c, strict=False) for c in cidrs]
     picks = rng.integers(0, len(networks), count)
-    return [_host(networks[i], rng) for i in picks.tolist()]
-
-
-def _host(network: Network, rng: np.random.Generator) -> str:
-    offset = int.from_bytes(rng.bytes(16)) % network.num_addresses
-    return str(network.network_address + offset)
+    return [host(networks[i], rng) for i in picks.tolist()]
 
 
 def _registration(
@@ -157,7 +108,7 @@ def _registration(
         lo, hi = (_logistic_cdf(t, mu, scale) for t in (scenario.opens_ts, deadline))
         p = min(max(lo + v * (hi - lo), 1e-12), 1 - 1e-12)
         registered = min(mu + scale * math.log(p / (1 - p)), deadline - 1)
-    elif u < adoption.before_deadline + adoption.late:
+    elif u < adoption.before_deadline + _late_share(scenario, category):
         registered = deadline + (-math.log(1 - v)) * adoption.late_days * DAY
     else:
         return None, None
@@ -168,6 +119,16 @@ def _registration(
         begin = max(registered, start)
         revoked = float(math.floor(begin + x * (end - begin))) + 1
     return registered, revoked
+
+
+def _late_share(scenario: Scenario, category: Category) -> float:
+    """The late share, raised by enforcement's ``late_registration_boost`` (to at most what
+    registering before the deadline leaves)."""
+    adoption = category.adoption
+    if scenario.enforcement is None:
+        return adoption.late
+    boosted = adoption.late * scenario.enforcement.late_registration_boost
+    return min(boosted, 1.0 - adoption.before_deadline)
 
 
 def _logistic_cdf(t: float, mu: float, scale: float) -> float:
@@ -283,7 +244,7 @@ def _subscribers(
                 address = _entity_address(entities[entity], v6, rng)
             else:
                 entity = len(entities)
-                address = _household_address(free, cdf4, v6, rng, seen)
+                address = household_address(free, cdf4, v6, rng, seen)
             seen.add(address)
             src.append(address)
             group_of.append(g)
@@ -313,24 +274,7 @@ def _weight(entity: Entity) -> float:
 def _entity_address(entity: Entity, v6: bool, rng: np.random.Generator) -> str:
     family = [p for p in entity.prefixes if (":" in p) == v6] or entity.prefixes
     network = ipaddress.ip_network(family[int(rng.integers(0, len(family)))])
-    return _host(network, rng)
-
-
-def _household_address(
-    free: dict[int, list[Network]],
-    cdf4: np.ndarray,
-    v6: bool,
-    rng: np.random.Generator,
-    seen: set[str],
-) -> str:
-    while True:
-        if v6 and free[6]:
-            address = _host(free[6][int(rng.integers(0, len(free[6])))], rng)
-        else:
-            index = min(int(np.searchsorted(cdf4, rng.random(), side="right")), len(cdf4) - 1)
-            address = _host(free[4][index], rng)
-        if address not in seen:
-            return address
+    return host(network, rng)
 
 
 def local_time(scenario: Scenario, ts: float) -> str:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from policysim.policies.registry import Registry, RegistryRecord
 from policysim.policies.registry_files import encode_record, write_csv, write_jsonl
-from policysim.simulators.population import Population, local_time
+from policysim.simulators.people import Population
+from policysim.simulators.population import local_time
 
 REGISTRY_SUFFIXES = (".csv", ".jsonl")
 
@@ -29,14 +30,26 @@ def registry_records(population: Population) -> list[RegistryRecord]:
     for entity in population.entities:
         if entity.registered_at is None:
             continue
-        grant = RegistryRecord(
-            entity_id=entity.entity_id,
-            name=entity.name,
-            category=entity.category,
-            prefixes=list(entity.prefixes),
-            registered_at=local_time(scenario, entity.registered_at),
-        )
-        timed.append((entity.registered_at, 0, entity.entity_id, grant))
+        cap = scenario.categories[entity.category].max_addresses
+        if entity.prefixes:
+            grant = RegistryRecord(
+                entity_id=entity.entity_id,
+                name=entity.name,
+                category=entity.category,
+                prefixes=[_capped(p, cap) for p in entity.prefixes],
+                registered_at=local_time(scenario, entity.registered_at),
+            )
+            timed.append((entity.registered_at, 0, entity.entity_id, grant))
+        for prefix, begin, until in entity.timed:
+            update = RegistryRecord(
+                entity_id=entity.entity_id,
+                name=entity.name,
+                category=entity.category,
+                prefixes=[prefix],
+                registered_at=local_time(scenario, begin),
+                expires_at=local_time(scenario, until) if math.isfinite(until) else None,
+            )
+            timed.append((begin, 0, entity.entity_id, update))
         if entity.revoked_at is not None and math.isfinite(entity.revoked_at):
             revoke = RegistryRecord(
                 entity_id=entity.entity_id, revoked_at=local_time(scenario, entity.revoked_at)
@@ -44,6 +57,15 @@ def registry_records(population: Population) -> list[RegistryRecord]:
             timed.append((entity.revoked_at, 1, entity.entity_id, revoke))
     timed.sort(key=lambda item: item[:3])
     return [record for *_, record in timed]
+
+
+def _capped(prefix: str, cap: int | None) -> str:
+    """An IPv4 block narrowed to its first ``cap`` addresses (rounded down to a power of 2):
+    what an entity registers when only so many addresses are free."""
+    if cap is None or ":" in prefix:
+        return prefix
+    network, length = prefix.split("/")
+    return f"{network}/{max(int(length), 32 - int(math.log2(cap)))}"
 
 
 def build_registry(population: Population) -> Registry:

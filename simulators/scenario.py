@@ -37,6 +37,7 @@ from policysim.policies.yamldoc import kind, load_yaml, plain, position
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 
 APP_DESTINATIONS = ("content", "dns", "vpn")
+POOL_MODES = ("dynamic", "cgnat")
 REGISTERS = ("any", "eventually", "never")
 VPN_TARGETS = ("providers", "gateway")
 SHARED_SUBSCRIBER_SPACE = "pk"
@@ -75,14 +76,32 @@ class Adoption(msgspec.Struct, forbid_unknown_fields=True):
     revoked: float = 0.0
 
 
+class Delay(msgspec.Struct, forbid_unknown_fields=True):
+    """A lognormal delay in hours given by its median and 95th percentile (0, 0: none)."""
+
+    median_hours: float = 0.0
+    p95_hours: float = 0.0
+
+
 class Category(msgspec.Struct, forbid_unknown_fields=True):
-    """Entities of one category: how many, their address blocks and their adoption curve."""
+    """Entities of one category: how many, their address blocks and their adoption curve.
+
+    ``approval`` delays a registration from application to effect;
+    ``max_addresses`` caps the addresses an entity registers (its block is
+    narrowed to the first aligned part of that size); ``by_subscriber`` of the
+    entities register their subscriber rather than an address, and the registry
+    follows their address changes ``follow_delay_hours`` after each change.
+    """
 
     count: int
     v4_prefix: list[int] = msgspec.field(default_factory=lambda: [28])
     v6_prefix: list[int] = msgspec.field(default_factory=lambda: [56])
     ipv6_share: float = 0.0
     adoption: Adoption = msgspec.field(default_factory=Adoption)
+    approval: Delay = msgspec.field(default_factory=Delay)
+    max_addresses: int | None = None
+    by_subscriber: float = 0.0
+    follow_delay_hours: float = 0.0
 
 
 class App(msgspec.Struct, forbid_unknown_fields=True):
@@ -115,6 +134,58 @@ class Group(msgspec.Struct, forbid_unknown_fields=True):
     registers: str = "any"
     ipv6_share: float = 0.1
     diurnal: str = "household"
+    addressing: str = "static"
+    business_use: float | None = None
+    remote_share: float = 0.0
+    remote_addressing: str = "static"
+
+
+class AddressPool(msgspec.Struct, forbid_unknown_fields=True):
+    """IPv4 addresses that groups share: ``dynamic`` leases renumbered every
+    ``lease_hours`` (``leave_prefix`` of the renumberings leave the routed /24; ``spare``
+    addresses beyond the members) or ``cgnat`` (``per_address`` subscribers behind each)."""
+
+    mode: str
+    lease_hours: float = 24.0
+    leave_prefix: float = 0.5
+    spare: float = 0.25
+    per_address: int = 16
+
+
+class Classifier(msgspec.Struct, forbid_unknown_fields=True):
+    """What a DPI classifier reports: label probabilities per true transport, and the rates
+    at which ordinary apps get another label (the rest keep their own name)."""
+
+    labels: list[str] = msgspec.field(default_factory=list)
+    transports: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)
+    false_positives: dict[str, dict[str, float]] = msgspec.field(default_factory=dict)
+
+
+class Window(msgspec.Struct, forbid_unknown_fields=True):
+    """A window of event time, ``[from, until)`` (``from`` is a keyword in Python)."""
+
+    from_: str = msgspec.field(name="from")
+    until: str
+
+
+class Enforcement(msgspec.Struct, forbid_unknown_fields=True):
+    """When blocking is on, and how VPN users without a registration respond to it.
+
+    The simulator cannot see verdicts: exposure is the time blocking has been on
+    (``trials`` and from ``blocking_from``), and each unregistered VPN user switches at
+    per-day rates of exposure to obfuscated transports, to providers not in any list, or
+    stops using VPNs; blocked connections are retried; late registrations are boosted.
+    """
+
+    blocking_from: str
+    trials: list[Window] = msgspec.field(default_factory=list)
+    switch_obfuscated: float = 0.0
+    obfuscated_mix: dict[str, float] = msgspec.field(default_factory=dict)
+    switch_unlisted: float = 0.0
+    unlisted_endpoints: list[str] = msgspec.field(default_factory=list)
+    stop: float = 0.0
+    retries: float = 0.0
+    late_registration_boost: float = 1.0
 
 
 class Destinations(msgspec.Struct, forbid_unknown_fields=True):
@@ -144,6 +215,9 @@ class Scenario(msgspec.Struct, forbid_unknown_fields=True):
     ordinary_mix: dict[str, float] = msgspec.field(default_factory=dict)
     groups: dict[str, Group] = msgspec.field(default_factory=dict)
     destinations: Destinations | None = None
+    classifier: Classifier | None = None
+    address_pools: dict[str, AddressPool] = msgspec.field(default_factory=dict)
+    enforcement: Enforcement | None = None
     path: str = ""
     sha256: str = ""
 
@@ -169,6 +243,21 @@ class Scenario(msgspec.Struct, forbid_unknown_fields=True):
         if self.registration_opens:
             return self.time(self.registration_opens)
         return self.window[0] - 30 * 86_400
+
+    @property
+    def realistic(self) -> bool:
+        """Whether any realistic block is in use (then events carry the fuller truth)."""
+        groups = self.groups.values()
+        categories = self.categories.values()
+        return bool(
+            self.classifier
+            or self.address_pools
+            or self.enforcement
+            or any(g.business_use is not None or g.remote_share for g in groups)
+            or any(
+                c.approval.median_hours or c.max_addresses or c.by_subscriber for c in categories
+            )
+        )
 
 
 def resolve_scenario_path(name: str | Path) -> Path:
@@ -261,7 +350,7 @@ class _Checker:
     def struct(self, node: Any, info: mi.StructType, path: Path_) -> dict[str, Any]:
         """A plain mapping for ``info``'s struct: known keys with values of the right type,
         neutral stand-ins for required values that are missing or wrong."""
-        fields = {f.name: f for f in info.fields if f.name not in _INTERNAL_FIELDS}
+        fields = {f.encode_name: f for f in info.fields if f.name not in _INTERNAL_FIELDS}
         out: dict[str, Any] = {}
         for key in node:
             if key not in fields:
@@ -346,6 +435,12 @@ class _Checker:
             for key in ("content", "dns", "gateways"):
                 cidrs = getattr(s.destinations, key)
                 self.addresses(("destinations", key), cidrs, None, _network)
+        for name, pool in s.address_pools.items():
+            self.pool(("address_pools", name), pool)
+        if s.classifier is not None:
+            self.classifier(("classifier",), s.classifier, s)
+        if s.enforcement is not None:
+            self.enforcement(("enforcement",), s.enforcement, s, zone)
 
     def timezone(self, s: Scenario) -> tzinfo:
         try:
@@ -407,6 +502,11 @@ class _Checker:
             self.share((*where, key), getattr(adoption, key))
         for key in ("rush_days", "spread_days", "late_days"):
             self.at_least((*where, key), getattr(adoption, key), 0)
+        self.delay((*path, "approval"), category.approval)
+        if category.max_addresses is not None:
+            self.at_least((*path, "max_addresses"), category.max_addresses, 1)
+        self.share((*path, "by_subscriber"), category.by_subscriber)
+        self.at_least((*path, "follow_delay_hours"), category.follow_delay_hours, 0)
         if adoption.before_deadline + adoption.late > 1:
             total = adoption.before_deadline + adoption.late
             self.problem(
@@ -447,12 +547,100 @@ class _Checker:
                 (*path, "registers"),
                 f"unknown {group.registers!r} {suggest(group.registers, REGISTERS)}",
             )
+        for key in ("addressing", "remote_addressing"):
+            pool = getattr(group, key)
+            if pool != "static" and pool not in s.address_pools:
+                choices = ["static", *s.address_pools]
+                self.problem(
+                    (*path, key), f"unknown address pool {pool!r} {suggest(pool, choices)}"
+                )
+        if group.business_use is not None:
+            self.share((*path, "business_use"), group.business_use)
+        self.share((*path, "remote_share"), group.remote_share)
+        if group.remote_share and not group.categories:
+            self.problem(
+                (*path, "remote_share"), "remote staff need `categories` (whose staff they are)"
+            )
         if group.diurnal not in s.diurnal:
             choices = s.diurnal or ("(no diurnal curves defined)",)
             self.problem(
                 (*path, "diurnal"),
                 f"no diurnal curve {group.diurnal!r} {suggest(group.diurnal, choices)}",
             )
+
+    def delay(self, path: Path_, delay: Delay) -> None:
+        self.at_least((*path, "median_hours"), delay.median_hours, 0)
+        if delay.p95_hours < delay.median_hours:
+            self.problem(
+                (*path, "p95_hours"),
+                f"must be at least median_hours ({delay.median_hours:g}), not {delay.p95_hours:g}",
+            )
+        elif delay.median_hours == 0 and delay.p95_hours > 0:
+            self.problem((*path, "median_hours"), "must be more than 0 when p95_hours is")
+
+    def pool(self, path: Path_, pool: AddressPool) -> None:
+        if pool.mode not in POOL_MODES:
+            self.problem((*path, "mode"), f"unknown {pool.mode!r} {suggest(pool.mode, POOL_MODES)}")
+        if pool.lease_hours < 1:
+            self.problem(
+                (*path, "lease_hours"),
+                f"must be 1 or more (the leases are drawn up front), not {pool.lease_hours:g}",
+            )
+        self.share((*path, "leave_prefix"), pool.leave_prefix)
+        self.at_least((*path, "spare"), pool.spare, 0)
+        self.at_least((*path, "per_address"), pool.per_address, 1)
+
+    def classifier(self, path: Path_, classifier: Classifier, s: Scenario) -> None:
+        labels = [*s.apps, *classifier.labels]
+        for i, label in enumerate(classifier.labels):
+            if label in s.apps:
+                self.problem(
+                    (*path, "labels", i), f"{label} is an app: its name is a label already"
+                )
+        for key, vpn in (("transports", True), ("false_positives", False)):
+            for app, rates in getattr(classifier, key).items():
+                where = (*path, key, app)
+                if app not in s.apps:
+                    self.problem(where, f"unknown app {app!r} {suggest(app, s.apps)}", of_key=True)
+                elif s.apps[app].vpn != vpn:
+                    needs = "VPN apps (true transports)" if vpn else "apps that are not VPNs"
+                    self.problem(where, f"{key} takes {needs} only", of_key=True)
+                for label, rate in rates.items():
+                    if label not in labels:
+                        message = f"unknown label {label!r} {suggest(label, labels)}"
+                        self.problem((*where, label), message, of_key=True)
+                    self.share((*where, label), rate)
+                total = sum(rates.values())
+                if vpn and abs(total - 1) > 1e-9:
+                    self.problem(where, f"label probabilities sum to {total:.12g}, not 1")
+                elif not vpn and total > 1 + 1e-9:
+                    self.problem(where, f"false-positive rates sum to {total:.12g}: at most 1")
+
+    def enforcement(self, path: Path_, e: Enforcement, s: Scenario, zone: tzinfo) -> None:
+        times = [((*path, "blocking_from"), e.blocking_from)]
+        for i, trial in enumerate(e.trials):
+            times += [((*path, "trials", i, "from"), trial.from_)]
+            times += [((*path, "trials", i, "until"), trial.until)]
+        parsed = {}
+        for where, text in times:
+            try:
+                parsed[where] = parse_timestamp(text, zone)
+            except ValueError as exc:
+                self.problem(where, str(exc))
+        for i, _trial in enumerate(e.trials):
+            start, end = (parsed.get((*path, "trials", i, k)) for k in ("from", "until"))
+            if start is not None and end is not None and end <= start:
+                self.problem((*path, "trials", i, "until"), "must be after from")
+        for key in ("switch_obfuscated", "switch_unlisted", "stop", "retries"):
+            self.at_least((*path, key), getattr(e, key), 0)
+        self.at_least((*path, "late_registration_boost"), e.late_registration_boost, 0)
+        self.mix((*path, "obfuscated_mix"), e.obfuscated_mix, s, vpn=True)
+        if e.switch_obfuscated and not e.obfuscated_mix:
+            self.problem(
+                (*path, "switch_obfuscated"), "needs an obfuscated_mix (the VPN apps switched to)"
+            )
+        if e.unlisted_endpoints:
+            self.addresses((*path, "unlisted_endpoints"), e.unlisted_endpoints, None, _network)
 
     def addresses(
         self,
@@ -541,7 +729,7 @@ def _stand_in(info: mi.Type) -> Any:
     if isinstance(info, mi.UnionType):
         return _stand_in(info.types[0])
     if isinstance(info, mi.StructType):
-        return {f.name: _stand_in(f.type) for f in info.fields if f.required}
+        return {f.encode_name: _stand_in(f.type) for f in info.fields if f.required}
     return {
         mi.ListType: [],
         mi.DictType: {},

@@ -13,10 +13,10 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def _peak_rss(events: int) -> int:
+def _peak_rss(scenario: str, events: int) -> int:
     """Peak resident bytes of ``policysim simulate`` writing ``events`` to /dev/null."""
     command = [
-        sys.executable, "-m", "policysim.cli", "simulate", "--scenario", "pta-deadline",
+        sys.executable, "-m", "policysim.cli", "simulate", "--scenario", scenario,
         "--events", str(events), "--out", os.devnull, "--no-progress",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -33,7 +33,8 @@ def _peak_rss(events: int) -> int:
     return peak
 
 
-def test_memory_stays_flat_from_100k_to_1500k_events() -> None:
-    small = _peak_rss(100_000)
-    large = _peak_rss(1_500_000)
+@pytest.mark.parametrize("scenario", ["pta-deadline", "pta-2024"])
+def test_memory_stays_flat_from_100k_to_1500k_events(scenario: str) -> None:
+    small = _peak_rss(scenario, 100_000)
+    large = _peak_rss(scenario, 1_500_000)
     assert large < small + 40 * 2**20, f"peak RSS grew from {small >> 20} MiB to {large >> 20} MiB"

@@ -83,7 +83,8 @@ def test_every_problem_is_listed_at_its_place(tmp_path: Path) -> None:
         " did you mean 'rush_days'?",
         "14:3: categories.bank.count: is required",
         "14:10: categories.bank.cnt: unknown key 'cnt' (expected one of: count, v4_prefix,"
-        " v6_prefix, ipv6_share, adoption); did you mean 'count'?",
+        " v6_prefix, ipv6_share, adoption, approval, max_addresses, by_subscriber,"
+        " follow_delay_hours); did you mean 'count'?",
         "16:38: apps.https.dport.1: port 70000 is outside 0..65535",
         "17:22: apps.wireguard.proto: must be a list of text values, not text ('udp')",
         "17:48: apps.wireguard.vpn: must be true or false, not text ('yes')",
@@ -92,7 +93,8 @@ def test_every_problem_is_listed_at_its_place(tmp_path: Path) -> None:
         "18:26: ordinary_mix.quic: unknown app 'quic' (expected one of: https, wireguard)",
         "22:5: groups.freelancers.vpn_shar: unknown key 'vpn_shar' (expected one of:"
         " subscribers, activity, vpn_share, vpn_mix, vpn_targets, categories, registers,"
-        " ipv6_share, diurnal); did you mean 'vpn_share'?",
+        " ipv6_share, diurnal, addressing, business_use, remote_share, remote_addressing);"
+        " did you mean 'vpn_share'?",
         "23:16: groups.freelancers.vpn_share: is a share: it must be between 0 and 1, not 1.5",
         "24:15: groups.freelancers.vpn_mix.https: https is not a VPN app: this mix takes VPN"
         " apps (`vpn: true`) only",
@@ -146,7 +148,7 @@ def test_files_that_cannot_be_read(tmp_path: Path) -> None:
         load_scenario(tmp_path / "missing.yaml")
     assert str(refused.value) == (
         f"{tmp_path / 'missing.yaml'}: no such scenario file or bundled scenario"
-        " (bundled: pta-deadline, small-isp)"
+        " (bundled: pta-2024, pta-deadline, small-isp)"
     )
     (tmp_path / "latin1.yaml").write_bytes(b"scenario: caf\xe9\n")
     with pytest.raises(ScenarioError, match=r"latin1.yaml: not UTF-8 text"):
