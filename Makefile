@@ -32,7 +32,7 @@ system:
 
 # The main job on the embedded broker: scenario, worker, metrics, report in reports/.
 run: $(STAMP)
-	$(VENV)/bin/policysim run pta-deadline
+	$(VENV)/bin/policysim run pta-2024
 
 test: $(STAMP) system
 	$(VENV)/bin/ruff check .

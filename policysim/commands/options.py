@@ -65,7 +65,7 @@ def add_scenario(parser: argparse.ArgumentParser) -> None:
         "scenario",
         nargs="?",
         metavar="SCENARIO",
-        help="scenario file, or the name of a bundled one (pta-deadline, small-isp)",
+        help="scenario file, or the name of a bundled one (pta-2024, pta-deadline, small-isp)",
     )
     add_alias(parser, "--scenario", "scenario_option")
 
