@@ -38,6 +38,10 @@ class Settings:
     bootstrap: str = field(
         default="", metadata={"help": "Kafka bootstrap HOST:PORT; empty starts the embedded broker"}
     )
+    broker_engine: str = field(
+        default="tansu",
+        metadata={"help": "broker started when bootstrap is empty: tansu (in memory) or apache"},
+    )
     security_protocol: str = field(
         default="PLAINTEXT", metadata={"help": "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"}
     )
