@@ -68,6 +68,10 @@ class Settings:
     fetch_max_wait_ms: int = field(
         default=10, metadata={"help": "consumer fetch wait; the broker holds fetches this long"}
     )
+    durable: bool = field(
+        default=False,
+        metadata={"help": "verdicts acknowledged by every in-sync replica (acks=all), not 1"},
+    )
     session_timeout_ms: int = field(
         default=6000, metadata={"help": "consumer session timeout (group joins take half)"}
     )
