@@ -1,5 +1,5 @@
-"""A three-node Apache Kafka cluster loses a broker (kill -9) mid-run: every event still gets a
-verdict from every policy; duplicates (at-least-once) are counted, not forbidden.
+"""A three-node Apache Kafka cluster loses a broker (kill -9) mid-run, or its active controller:
+every event still gets a verdict from every policy; duplicates (at-least-once) are counted.
 
 The topics are replicated three times with ``min.insync.replicas=2`` and the events are sent
 with ``acks=all``, so what the cluster acknowledged survives one broker. The worker and its
@@ -64,7 +64,17 @@ def send_paced(settings: Settings, failures: list[BaseException]) -> None:
         producer.close()
 
 
-def test_kill_9_of_one_broker_of_three_loses_no_verdict(tmp_path: Path) -> None:
+def victim(admin: KafkaAdminClient, active_controller: bool) -> int:
+    """The active controller (the metadata quorum's leader), or another node."""
+    quorum = admin.describe_metadata_quorum()
+    leader = quorum["topics"][0]["partitions"][0]["leader_id"]
+    return leader if active_controller else next(n for n in (1, 2, 3) if n != leader)
+
+
+@pytest.mark.parametrize("active_controller", [False, True], ids=["broker", "active-controller"])
+def test_kill_9_of_one_node_of_three_loses_no_verdict(
+    active_controller: bool, tmp_path: Path
+) -> None:
     cluster = engine_broker("apache", tmp_path / "kafka.log", nodes=3)
     with cluster:
         settings = Settings(
@@ -80,6 +90,7 @@ def test_kill_9_of_one_broker_of_three_loses_no_verdict(tmp_path: Path) -> None:
                 for name in topic_names(settings)
             ]
         )
+        killed = victim(admin, active_controller)
         admin.close()
         shutil.copytree(EXAMPLES_DIR, tmp_path / "policies")
         paths = [tmp_path / "policies" / name for name in POLICIES]
@@ -90,13 +101,13 @@ def test_kill_9_of_one_broker_of_three_loses_no_verdict(tmp_path: Path) -> None:
             sender = threading.Thread(target=send_paced, args=(settings, failures))
             sender.start()
             time.sleep(EVENTS / RATE / 3)
-            cluster.kill_node(2)
+            cluster.kill_node(killed)
             sender.join(120)
             assert not failures, failures
             verdicts = read_items(settings, settings.topic_verdicts, until_idle=10.0, expected=None)
         pairs = Counter((v["id"], v["policy"]) for v in verdicts)
         missing = {(f"f{i}", p) for i in range(EVENTS) for p in {p for _, p in pairs}} - set(pairs)
         duplicates = sum(n - 1 for n in pairs.values())
-        print(f"verdicts {len(verdicts)}, distinct {len(pairs)}, duplicates {duplicates}")
+        print(f"node {killed} killed: verdicts {len(verdicts)}, duplicates {duplicates}")
         assert len({p for _, p in pairs}) == 3
         assert not missing, f"{len(missing)} verdicts missing, e.g. {sorted(missing)[:5]}"
