@@ -208,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.config,
             log_level=args.log_level,
             bootstrap=getattr(args, "bootstrap", None),
+            broker_engine=getattr(args, "engine", None),
         )
     except SettingsError as exc:
         parser.exit(2, f"policysim: {exc}\n")

@@ -5,6 +5,10 @@ It keeps everything in memory and starts in milliseconds, so every test run and
 or a JVM. Readiness is proved by a real Kafka ``ApiVersions`` round trip, not
 by a sleep or an open port: the listener accepts connections a moment before
 the broker answers requests.
+
+:class:`Broker` is what every engine offers (this one, and Apache Kafka from its
+jars in :mod:`policysim.streams.kafka`), so the pipeline, the benchmarks and the
+tests start either the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +65,28 @@ def api_versions_ok(host: str, port: int, timeout: float = 1.0) -> bool:
     return correlation == 1 and error == 0
 
 
+def brokers_registered(host: str, port: int, timeout: float = 1.0) -> int:
+    """How many brokers the cluster's metadata lists, asked at ``host:port`` (0: no answer).
+
+    A ``Metadata`` (v4, no topics) round trip: a broker of a cluster answers
+    ``ApiVersions`` before the others have joined, so a cluster is ready only
+    once every node is listed here.
+    """
+    client_id = b"policysim-probe"
+    header = struct.pack(">hhih", 3, 4, 2, len(client_id)) + client_id
+    body = header + struct.pack(">ib", 0, 0)  # no topics, no auto-creation
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            sock.sendall(struct.pack(">i", len(body)) + body)
+            answer = _recv_exact(sock, 16)  # size, correlation, throttle, broker count
+    except OSError:
+        return 0
+    if answer is None:
+        return 0
+    _size, correlation, _throttle, count = struct.unpack(">iiii", answer)
+    return count if correlation == 2 else 0
+
+
 def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
     data = b""
     while len(data) < size:
@@ -68,6 +95,42 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
             return None
         data += chunk
     return data
+
+
+class Broker(Protocol):
+    """A Kafka on loopback that policysim starts and stops: what every engine offers."""
+
+    host: str
+    port: int
+
+    @property
+    def bootstrap(self) -> str:
+        """``HOST:PORT[,HOST:PORT...]`` for Kafka clients."""
+
+    @property
+    def running(self) -> bool:
+        """Whether the broker's processes are alive."""
+
+    def start(self) -> Broker:
+        """Start and return once it answers Kafka requests (BrokerError otherwise)."""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop it and reap its processes."""
+
+    def kill(self) -> None:
+        """Kill it at once (SIGKILL), as a crash would."""
+
+    def wait(self) -> int:
+        """Block until it ends by itself; its exit code."""
+
+    def __enter__(self) -> Broker: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
 
 class EmbeddedBroker:

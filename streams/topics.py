@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -48,11 +49,28 @@ def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[st
                 created.append(name)
             except TopicAlreadyExistsError:
                 log.debug("topic %s appeared concurrently", name)
+        if created:
+            _wait_listed(admin, created, settings.connect_timeout_seconds)
     finally:
         admin.close()
     if created:
         log.debug("created topics %s with %d partitions", created, settings.partitions)
     return created
+
+
+def _wait_listed(admin: KafkaAdminClient, names: list[str], timeout: float) -> None:
+    """Wait (at most ``timeout`` s) until the metadata lists ``names`` with their partitions.
+
+    Apache Kafka answers CreateTopics once its controller has the topics; its
+    brokers learn of them a moment later, and a client asking in between is
+    told they do not exist.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(topic["partitions"] for topic in admin.describe_topics(names)):
+            return
+        time.sleep(0.02)
+    log.warning("topics %s not yet listed by the broker after %s s", names, timeout)
 
 
 def partition_count(settings: Settings, topic: str) -> int:

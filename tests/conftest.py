@@ -1,8 +1,10 @@
-"""Shared fixtures: one embedded Kafka broker per test session, and helpers around it.
+"""Shared fixtures: one Kafka broker per engine and test session, and helpers around it.
 
-Starting the broker takes milliseconds but Faust workers take seconds, so tests
-share the broker and keep apart by topic names: ``kafka_settings`` gives each
-test its own set of topics (and consumer group) on the shared broker.
+Starting a broker takes milliseconds (Tansu) to seconds (Apache Kafka) and Faust
+workers take seconds, so tests share each broker and keep apart by topic names:
+``kafka_settings`` gives each test its own set of topics (and consumer group) on
+the shared broker. ``broker`` is the embedded Tansu here; the stream tests
+(``tests/streams/conftest.py``) run on every engine of ``engines.ENGINES``.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from engines import engine_broker
 from hypothesis import settings as hypothesis_settings
 from kafka_topics import private_settings
 
 from policysim.base.settings import Settings
-from policysim.streams.broker import EmbeddedBroker
+from policysim.streams.broker import Broker
 from policysim.streams.reading import read_items
 
 _serial = itertools.count()
@@ -29,15 +32,29 @@ hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+def tansu_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     """The embedded broker, started once for the whole session on a free loopback port."""
     log_path = Path(tmp_path_factory.mktemp("broker")) / "broker.log"
-    with EmbeddedBroker(log_path=log_path) as running:
+    with engine_broker("tansu", log_path) as running:
         yield running
 
 
+@pytest.fixture(scope="session")
+def apache_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """One Apache Kafka node, started once for the session (skips without a JDK or the jars)."""
+    log_path = Path(tmp_path_factory.mktemp("apache-broker")) / "broker.log"
+    with engine_broker("apache", log_path) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def broker(tansu_broker: Broker) -> Broker:
+    """The session's broker outside the stream tests: the embedded one."""
+    return tansu_broker
+
+
 @pytest.fixture
-def kafka_settings(broker: EmbeddedBroker, request: pytest.FixtureRequest) -> Settings:
+def kafka_settings(broker: Broker, request: pytest.FixtureRequest) -> Settings:
     """Settings on the shared broker with topics and a consumer group private to this test.
 
     The topics exist (with 8 partitions) when the test starts.

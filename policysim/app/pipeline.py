@@ -21,10 +21,11 @@ from typing import IO
 
 import orjson
 
+from policysim.app.broker import embedded_broker
 from policysim.app.worker_process import WorkerProcess, sample_sum
 from policysim.base.settings import Settings
 from policysim.simulators.pacing import PumpResult, at_rate, send_all
-from policysim.streams.broker import EmbeddedBroker
+from policysim.streams.broker import Broker
 from policysim.streams.kafka_sink import KafkaSink, KafkaTarget
 from policysim.streams.producers import DEFAULT_PRODUCER
 from policysim.streams.reading import flatten, iter_topic
@@ -67,7 +68,8 @@ class PipelineCounts:
 
 
 class Pipeline:
-    """A running broker (embedded unless ``settings.bootstrap`` is set), topics and one worker.
+    """A running broker (one of ``settings.broker_engine`` unless ``settings.bootstrap`` is set),
+    topics and one worker.
 
     Use as a context manager; on exit the worker gets SIGTERM and the embedded
     broker (with its in-memory topics) is stopped.
@@ -86,16 +88,16 @@ class Pipeline:
         self.registry = registry
         self.log_dir = Path(log_dir or tempfile.mkdtemp(prefix="policysim-pipeline-"))
         self.metrics_port = settings.metrics_port if metrics_port is None else metrics_port
-        self.broker: EmbeddedBroker | None = None
+        self.broker: Broker | None = None
         self.worker: WorkerProcess | None = None
         self._stack = ExitStack()
 
     def __enter__(self) -> Pipeline:
         try:
             if not self.settings.bootstrap:
-                self.broker = self._stack.enter_context(
-                    EmbeddedBroker(log_path=self.log_dir / "broker.log")
-                )
+                engine = self.settings.broker_engine
+                broker = embedded_broker(engine, self.log_dir / "broker.log")
+                self.broker = self._stack.enter_context(broker)
                 self.settings = self.settings.replace(bootstrap=self.broker.bootstrap)
             ensure_topics(self.settings)
             self.worker = WorkerProcess(

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from policysim.app.broker import check_engine
 from policysim.app.errors import AppError
 from policysim.app.evaluate import evaluate_offline
 from policysim.app.loading import load_policies, load_registry
@@ -111,6 +112,8 @@ def run_scenario(
         raise AppError(f"--count {count}: give at least one event")
     if not offline and settings.bootstrap:
         _check_broker(settings)
+    elif not offline:
+        check_engine(settings.broker_engine)
     folder = output_folder(out if out is not None else default_out(settings, loaded.scenario))
 
     with console.status("building the population") if console else nullcontext():

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from policysim.app.broker import check_engine
 from policysim.app.errors import BadInput, RunFailed
 from policysim.app.outputs import output_folder
 from policysim.app.progress import event_progress
@@ -161,6 +162,8 @@ def up(
             wait_for_broker(settings)
         except (KafkaConfigError, BrokerUnreachable) as exc:
             raise BadInput(str(exc)) from exc
+    else:
+        check_engine(settings.broker_engine)
     if request.out:
         workdir = output_folder(request.out, "--out")
     else:

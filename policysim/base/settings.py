@@ -38,6 +38,10 @@ class Settings:
     bootstrap: str = field(
         default="", metadata={"help": "Kafka bootstrap HOST:PORT; empty starts the embedded broker"}
     )
+    broker_engine: str = field(
+        default="tansu",
+        metadata={"help": "broker started when bootstrap is empty: tansu (in memory) or apache"},
+    )
     security_protocol: str = field(
         default="PLAINTEXT", metadata={"help": "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"}
     )
@@ -63,6 +67,10 @@ class Settings:
     consumer_group: str = field(default="policysim-worker", metadata={"help": "worker group"})
     fetch_max_wait_ms: int = field(
         default=10, metadata={"help": "consumer fetch wait; the broker holds fetches this long"}
+    )
+    durable: bool = field(
+        default=False,
+        metadata={"help": "verdicts acknowledged by every in-sync replica (acks=all), not 1"},
     )
     session_timeout_ms: int = field(
         default=6000, metadata={"help": "consumer session timeout (group joins take half)"}

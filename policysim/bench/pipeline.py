@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from policysim.app.broker import check_engine, embedded_broker
 from policysim.app.simulate import load_checked_scenario
 from policysim.app.worker_process import WorkerProcess, sample_sum, settings_env
 from policysim.base.settings import Settings
@@ -44,7 +45,6 @@ from policysim.simulators.pacing import at_rate, send_all
 from policysim.simulators.population import build_population
 from policysim.simulators.registrations import write_registry
 from policysim.simulators.scenario import load_scenario
-from policysim.streams.broker import EmbeddedBroker
 from policysim.streams.consumers import open_from_beginning
 from policysim.streams.headers import POLICY_HEADER, TAKEN_AT_HEADER, sent_at_of, time_of
 from policysim.streams.kafka_sink import KafkaSink, KafkaTarget
@@ -241,7 +241,7 @@ def bench_pipeline(
     scenario_name: str,
     ceilings: bool = True,
 ) -> dict[str, Any]:
-    """Run the benchmark on a private embedded broker; return the figures as a dict."""
+    """Run the benchmark on a private broker (the broker_engine setting); return the figures."""
     workdir = Path(tempfile.mkdtemp(prefix="policysim-bench-pipeline-"))
     paths = example_paths(POLICY_SETS[policy_count])
     scenario = load_scenario(scenario_name)
@@ -249,7 +249,7 @@ def bench_pipeline(
     registry = workdir / "registry.csv"
     write_registry(population, registry)
     count = round(rate * duration)
-    with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
+    with embedded_broker(settings.broker_engine, workdir / "broker.log") as broker:
         settings = settings.replace(bootstrap=broker.bootstrap, log_level="WARNING")
         ensure_topics(settings)
         procs = [
@@ -273,6 +273,7 @@ def bench_pipeline(
             settings, sent, seen, lag, worker_samples, rate, duration, batch, workers
         )
         result["policies"] = policy_count
+        result["engine"] = settings.broker_engine
         if ceilings:
             result["ceilings"] = {
                 "raw_aiokafka": asyncio.run(_raw_drain(settings, sent.messages)),
@@ -326,6 +327,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     at_least(args, 1, "--batch", "--workers")
     at_least(args, 0, "--linger-ms")
     load_checked_scenario(args.scenario)
+    check_engine(settings.broker_engine)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the broker on SIGTERM too
     if args.linger_ms is not None:
         settings = settings.replace(linger_ms=round(args.linger_ms))

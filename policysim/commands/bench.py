@@ -15,7 +15,13 @@ import sys
 from collections.abc import Callable
 
 from policysim.base.settings import Settings
-from policysim.commands.options import add_alias, add_bootstrap_server, add_format, add_linger_ms
+from policysim.commands.options import (
+    add_alias,
+    add_bootstrap_server,
+    add_engine,
+    add_format,
+    add_linger_ms,
+)
 
 # What the bench extra installs (pyproject: policysim[bench]).
 BENCH_EXTRA = ("psutil", "pytricia", "netaddr")
@@ -129,9 +135,9 @@ def _pipeline(bench_sub: argparse._SubParsersAction) -> None:
     parser = _add(
         bench_sub,
         "pipeline",
-        help="open-loop load through the embedded broker and worker(s), with ceilings",
-        description="Offer --rate events/s for --duration-seconds through a private embedded "
-        "broker and --workers workers; report rates, end-to-end latency, lag, a per-stage "
+        help="open-loop load through a private broker and worker(s), with ceilings",
+        description="Offer --rate events/s for --duration-seconds through a private broker "
+        "(--engine) and --workers workers; report rates, end-to-end latency, lag, a per-stage "
         "split, and the ceilings of a raw aiokafka consumer and a do-nothing Faust agent.",
     )
     parser.add_argument(
@@ -152,6 +158,7 @@ def _pipeline(bench_sub: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=1, help="workers in the consumer group (default: 1)"
     )
     add_linger_ms(parser)
+    add_engine(parser)
     parser.add_argument(
         "--policies",
         type=int,

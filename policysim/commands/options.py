@@ -33,6 +33,8 @@ PRODUCER_NAMES = ("aiokafka-batch", "aiokafka", "kafka-python")
 # The readers' formats (policysim.simulators.logfiles.FORMATS), kept here so --help stays light.
 EVENTS_FORMATS = ("auto", "jsonl", "csv", "zeek")
 DEFAULT_PRODUCER = "aiokafka-batch"
+# The broker engines of policysim.app.broker (ENGINES), named here for a light --help.
+ENGINE_NAMES = ("tansu", "apache")
 
 
 def add_alias(parser: argparse.ArgumentParser, old: str, dest: str, **kwargs) -> None:
@@ -50,6 +52,17 @@ def add_bootstrap_server(parser: argparse.ArgumentParser, required_note: str = "
         f" broker where a command can){required_note}",
     )
     add_alias(parser, "--bootstrap", "bootstrap")
+
+
+def add_engine(parser: argparse.ArgumentParser) -> None:
+    """``--engine tansu|apache`` into ``args.engine`` (the ``broker_engine`` setting)."""
+    parser.add_argument(
+        "--engine",
+        choices=ENGINE_NAMES,
+        help="the broker to start where no Kafka is named: tansu (embedded, in memory) or"
+        " apache (Apache Kafka from `make kafka`, needs a JDK 17+) (default: the"
+        " broker_engine setting, tansu)",
+    )
 
 
 def add_topic(parser: argparse.ArgumentParser, setting: str) -> None:

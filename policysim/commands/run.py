@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--keep-verdicts", action="store_true", help="also write verdicts.jsonl to the folder"
     )
     options.add_bootstrap_server(parser, "; not used with --offline")
+    options.add_engine(parser)
     options.add_format(parser)
     parser.set_defaults(handler=functools.partial(run, parser))
 

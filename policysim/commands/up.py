@@ -11,6 +11,7 @@ from policysim.commands.options import (
     add_alias,
     add_bootstrap_server,
     add_count,
+    add_engine,
     add_format,
     add_pacing,
     add_policies,
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_seed(parser)
     add_count(parser, "events to send", "default: none, or give --rate and --duration-seconds")
     add_pacing(parser)
+    add_engine(parser)
     parser.add_argument(
         "--batch",
         type=int,

@@ -8,12 +8,13 @@ import subprocess
 import sys
 
 import pytest
+from engines import ENGINES, engine_broker
 from kafka import KafkaProducer
 
 from policysim.base.settings import Settings
 from policysim.cli import main
 from policysim.policies.examples import EXAMPLES_DIR
-from policysim.streams.broker import EmbeddedBroker, api_versions_ok
+from policysim.streams.broker import Broker, api_versions_ok, brokers_registered
 from policysim.streams.kafka_config import (
     KafkaConfigError,
     aiokafka_kwargs,
@@ -25,10 +26,12 @@ from policysim.streams.topics import ensure_topics, partition_count, topic_names
 pytestmark = pytest.mark.kafka
 
 
-def test_broker_answers_kafka_and_stops(tmp_path):
-    with EmbeddedBroker(log_path=tmp_path / "b.log") as b:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_broker_answers_kafka_and_stops(engine: str, tmp_path):
+    with engine_broker(engine, tmp_path / "b.log") as b:
         assert b.bootstrap.startswith("127.0.0.1:")
         assert api_versions_ok(b.host, b.port)
+        assert brokers_registered(b.host, b.port) == 1
     assert not b.running
     assert not api_versions_ok(b.host, b.port, timeout=0.2)
     assert (tmp_path / "b.log").read_text()
@@ -73,9 +76,12 @@ def test_security_settings_pass_through():
         kafka_python_kwargs(Settings())
 
 
-def test_broker_command_prints_bootstrap_and_stops_on_sigterm():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_broker_command_prints_bootstrap_and_stops_on_sigterm(engine: str, tmp_path):
+    engine_broker(engine, tmp_path / "unused.log")  # skips where Apache Kafka cannot run
+    command = ["broker", "--engine", engine, "--log-file", str(tmp_path / "broker.log")]
     process = subprocess.Popen(
-        [sys.executable, "-m", "policysim.cli", "--log-level", "WARNING", "broker"],
+        [sys.executable, "-m", "policysim.cli", "--log-level", "WARNING", *command],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -91,7 +97,7 @@ def test_broker_command_prints_bootstrap_and_stops_on_sigterm():
         process.wait()
 
 
-def test_broker_command_refuses_a_port_in_use(broker: EmbeddedBroker, capsys) -> None:
+def test_broker_command_refuses_a_port_in_use(broker: Broker, capsys) -> None:
     assert main(["broker", "--port", str(broker.port)]) == 2
     assert capsys.readouterr().err == (
         f"policysim broker: --port {broker.port}: something already listens on {broker.bootstrap}\n"
