@@ -106,6 +106,8 @@ def make_app(settings: Settings, name: str) -> WorkerApp:
         store="memory://",
         topic_partitions=settings.partitions,
         topic_allow_declare=False,
+        # No on_leader timers: without this Faust subscribes to a leader topic nobody makes.
+        topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=session,
         broker_heartbeat_interval=max(session / 6, 0.5),
