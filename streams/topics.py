@@ -31,21 +31,45 @@ def _admin(settings: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(client_id="policysim-admin", **kafka_python_kwargs(settings))
 
 
+# A durable topic survives one broker lost: three copies, two of them must have each write.
+DURABLE_REPLICAS = 3
+DURABLE_MIN_INSYNC = 2
+
+
+def new_topic(settings: Settings, name: str, brokers: int) -> NewTopic:
+    """``name`` with ``settings.partitions``; replicated when ``settings.durable``.
+
+    A durable topic has :data:`DURABLE_REPLICAS` replicas (as many as there are
+    brokers on a smaller cluster) and ``min.insync.replicas`` of
+    :data:`DURABLE_MIN_INSYNC` (at most the replicas), so with ``acks=all`` a
+    write acknowledged by the cluster is on two brokers and one may die.
+    """
+    if not settings.durable:
+        return NewTopic(name, settings.partitions, 1)
+    replicas = max(min(DURABLE_REPLICAS, brokers), 1)
+    insync = min(DURABLE_MIN_INSYNC, replicas)
+    return NewTopic(
+        name, settings.partitions, replicas, topic_configs={"min.insync.replicas": str(insync)}
+    )
+
+
 def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[str]:
     """Create the missing topics with ``settings.partitions``; return the names created.
 
-    Existing topics are left as they are (their partition count included), so
-    starting a second worker or re-running ``up`` against the same broker is safe.
+    Existing topics are left as they are (their partition count and
+    replication included), so starting a second worker or re-running ``up``
+    against the same broker is safe.
     """
     wanted = names or topic_names(settings)
     admin = _admin(settings)
     try:
         existing = set(admin.list_topics())
         missing = [name for name in wanted if name not in existing]
+        brokers = len(admin.describe_cluster()["brokers"]) if settings.durable and missing else 1
         created = []
         for name in missing:
             try:
-                admin.create_topics([NewTopic(name, settings.partitions, 1)])
+                admin.create_topics([new_topic(settings, name, brokers)])
                 created.append(name)
             except TopicAlreadyExistsError:
                 log.debug("topic %s appeared concurrently", name)

@@ -174,7 +174,7 @@ class WorkerRuntime(Service):
     async def on_start(self) -> None:
         self.producer = AIOKafkaProducer(
             client_id="policysim-worker",
-            acks=1,
+            acks=self.settings.producer_acks,
             max_batch_size=1 << 20,
             **aiokafka_kwargs(self.settings),
         )

@@ -58,6 +58,13 @@ class Settings:
         default="registrations", metadata={"help": "registry records, keyed by entity id"}
     )
     topic_dlq: str = field(default="connections-dlq", metadata={"help": "rejected events"})
+    durable: bool = field(
+        default=False,
+        metadata={
+            "help": "survive the loss of a broker: topics made with 3 replicas (fewer on a"
+            " smaller cluster) and min.insync.replicas 2, producers wait for acks=all"
+        },
+    )
     connect_timeout_seconds: float = field(
         default=5.0,
         metadata={"help": "longest wait for a broker to answer before a command gives up"},
@@ -124,6 +131,11 @@ class Settings:
         default="../shared/data",
         metadata={"help": "folder of the shared real data (CIDR lists, Zeek logs)"},
     )
+
+    @property
+    def producer_acks(self) -> int | str:
+        """What producers wait for: every in-sync replica when durable, else the leader."""
+        return "all" if self.durable else 1
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` applied, skipping ``None`` (flags not given)."""
