@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_TOOLS := prometheus promtool chromium docker-compose
 SYSTEM_PACKAGES := prometheus chromium docker-compose
 
-.PHONY: setup system run test lint format wheel-check
+.PHONY: setup system run test lint format wheel-check kafka
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -51,3 +51,16 @@ format: $(STAMP)
 # environment, run from outside the checkout (CI runs it before `make test`).
 wheel-check:
 	bash .ci/wheel-check
+
+# Apache Kafka's jars for `--engine apache` (a KRaft broker or cluster without Docker), fetched
+# by Maven from streams/kafka/pom.xml into streams/kafka/lib/ (ignored by git). Needs Maven and a
+# JDK 17+; about 45 MB, seconds on a fast link. Without them the Apache Kafka tests skip.
+KAFKA_LIB := streams/kafka/lib
+kafka: $(KAFKA_LIB)/.fetched
+
+$(KAFKA_LIB)/.fetched: streams/kafka/pom.xml
+	@command -v mvn >/dev/null && command -v java >/dev/null || \
+		{ echo "make kafka: needs Maven and a JDK 17+ (apt-get install maven openjdk-17-jdk-headless)"; exit 2; }
+	rm -rf $(KAFKA_LIB)
+	mvn -q -B -f streams/kafka/pom.xml dependency:copy-dependencies
+	touch $@

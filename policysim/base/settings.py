@@ -58,13 +58,6 @@ class Settings:
         default="registrations", metadata={"help": "registry records, keyed by entity id"}
     )
     topic_dlq: str = field(default="connections-dlq", metadata={"help": "rejected events"})
-    durable: bool = field(
-        default=False,
-        metadata={
-            "help": "survive the loss of a broker: topics made with 3 replicas (fewer on a"
-            " smaller cluster) and min.insync.replicas 2, producers wait for acks=all"
-        },
-    )
     connect_timeout_seconds: float = field(
         default=5.0,
         metadata={"help": "longest wait for a broker to answer before a command gives up"},
@@ -74,6 +67,13 @@ class Settings:
     consumer_group: str = field(default="policysim-worker", metadata={"help": "worker group"})
     fetch_max_wait_ms: int = field(
         default=10, metadata={"help": "consumer fetch wait; the broker holds fetches this long"}
+    )
+    durable: bool = field(
+        default=False,
+        metadata={
+            "help": "survive the loss of a broker: topics made with 3 replicas (fewer on a"
+            " smaller cluster) and min.insync.replicas 2, producers wait for acks=all"
+        },
     )
     session_timeout_ms: int = field(
         default=6000, metadata={"help": "consumer session timeout (group joins take half)"}

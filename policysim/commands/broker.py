@@ -32,8 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--log-file",
         metavar="FILE",
-        help="the broker's own log; node N of a cluster writes FILE-N (default: in the temp"
-        " folder)",
+        help="the broker's own log; node N of a cluster adds -N to its name (default: in the"
+        " temp folder)",
     )
     parser.set_defaults(handler=run)
 

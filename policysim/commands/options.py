@@ -59,8 +59,8 @@ def add_engine(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine",
         choices=ENGINE_NAMES,
-        help="broker started when no --bootstrap-server is given: tansu (embedded, in memory)"
-        " or apache (Apache Kafka from `make kafka`, needs a JDK 17+) (default: the"
+        help="the broker to start where no Kafka is named: tansu (embedded, in memory) or"
+        " apache (Apache Kafka from `make kafka`, needs a JDK 17+) (default: the"
         " broker_engine setting, tansu)",
     )
 

@@ -34,10 +34,11 @@ log = logging.getLogger(__name__)
 
 LIB_DIR = Path(__file__).parent / "lib"
 MIN_JAVA = 17
-# Small heap and the JVM flags of Kafka's own start script: a dev broker on a shared machine.
+# A small heap (the compose file's KAFKA_HEAP_OPTS too) and the JVM flags of Kafka's own start
+# script: a broker for development and tests on a small, shared machine.
+HEAP_OPTIONS = ("-Xms128m", "-Xmx512m")
 JVM_OPTIONS = (
-    "-Xms128m",
-    "-Xmx512m",
+    *HEAP_OPTIONS,
     "-XX:+UseG1GC",
     "-XX:MaxGCPauseMillis=20",
     "-XX:InitiatingHeapOccupancyPercent=35",

@@ -8,6 +8,7 @@ against the repository.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -63,6 +64,21 @@ def test_kafka_runs_in_kraft_mode_with_one_broker(resolved: dict) -> None:
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert env["KAFKA_CONTROLLER_QUORUM_VOTERS"].count("@") == 1
     assert "ZOOKEEPER" not in " ".join(env)
+
+
+def test_kafka_is_the_release_and_settings_of_the_jar_based_broker(resolved: dict) -> None:
+    """The image is the pom's Apache Kafka release; every server setting is the launcher's."""
+    from policysim.streams.kafka.cluster import HEAP_OPTIONS
+    from policysim.streams.kafka.server_settings import cluster_settings, compose_variable
+
+    pom = (ROOT / "streams/kafka/pom.xml").read_text()
+    release = re.search(r"<kafka.version>(.+)</kafka.version>", pom).group(1)
+    for name in ("kafka", "topics"):
+        assert resolved["services"][name]["image"] == f"apache/kafka:{release}", name
+    env = resolved["services"]["kafka"]["environment"]
+    expected = {compose_variable(key): value for key, value in cluster_settings(1).items()}
+    assert {name: str(env.get(name)) for name in expected} == expected
+    assert env["KAFKA_HEAP_OPTS"] == " ".join(HEAP_OPTIONS)
 
 
 def test_every_published_port_is_on_loopback(resolved: dict) -> None:
