@@ -159,7 +159,7 @@ class KafkaPythonProducer(Producer):
 
         self._producer = KafkaProducer(
             client_id="policysim-producer",
-            acks=1,
+            acks=self.settings.producer_acks,
             enable_idempotence=False,
             linger_ms=self.settings.linger_ms,
             batch_size=MAX_BATCH_BYTES,
@@ -203,7 +203,7 @@ class _AioProducer(Producer):
 
         self._producer = AIOKafkaProducer(
             client_id="policysim-producer",
-            acks=1,
+            acks=self.settings.producer_acks,
             linger_ms=self.settings.linger_ms,
             max_batch_size=MAX_BATCH_BYTES,
             max_request_size=4 * MAX_BATCH_BYTES,

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaConnectionError, NodeNotReadyError, TopicAlreadyExistsError
 
 from policysim.base.settings import Settings
 from policysim.streams.connect import wait_for_broker
 from policysim.streams.kafka_config import kafka_python_kwargs
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def topic_names(settings: Settings) -> list[str]:
@@ -25,27 +29,70 @@ def topic_names(settings: Settings) -> list[str]:
     ]
 
 
+def _retrying(call: Callable[[], T], timeout: float) -> T:
+    """``call()``, again while the broker it picked refuses connections, for ``timeout`` s.
+
+    Just after a node of a cluster dies the metadata still lists it, and the
+    admin client may send its request there; the next try picks another node.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except (KafkaConnectionError, NodeNotReadyError) as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.debug("broker refused an admin request (%s); trying again", exc)
+            time.sleep(0.2)
+
+
 def _admin(settings: Settings) -> KafkaAdminClient:
     """An admin client, once a broker answers (BrokerUnreachable within seconds otherwise)."""
     wait_for_broker(settings)
     return KafkaAdminClient(client_id="policysim-admin", **kafka_python_kwargs(settings))
 
 
+# A durable topic survives one broker lost: three copies, two of them must have each write.
+DURABLE_REPLICAS = 3
+DURABLE_MIN_INSYNC = 2
+
+
+def new_topic(settings: Settings, name: str, brokers: int) -> NewTopic:
+    """``name`` with ``settings.partitions``; replicated when ``settings.durable``.
+
+    A durable topic has :data:`DURABLE_REPLICAS` replicas (as many as there are
+    brokers on a smaller cluster) and ``min.insync.replicas`` of
+    :data:`DURABLE_MIN_INSYNC` (at most the replicas), so with ``acks=all`` a
+    write acknowledged by the cluster is on two brokers and one may die.
+    """
+    if not settings.durable:
+        return NewTopic(name, settings.partitions, 1)
+    replicas = max(min(DURABLE_REPLICAS, brokers), 1)
+    insync = min(DURABLE_MIN_INSYNC, replicas)
+    return NewTopic(
+        name, settings.partitions, replicas, topic_configs={"min.insync.replicas": str(insync)}
+    )
+
+
 def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[str]:
     """Create the missing topics with ``settings.partitions``; return the names created.
 
-    Existing topics are left as they are (their partition count included), so
-    starting a second worker or re-running ``up`` against the same broker is safe.
+    Existing topics are left as they are (their partition count and
+    replication included), so starting a second worker or re-running ``up``
+    against the same broker is safe.
     """
     wanted = names or topic_names(settings)
     admin = _admin(settings)
     try:
-        existing = set(admin.list_topics())
+        timeout = settings.connect_timeout_seconds
+        existing = set(_retrying(admin.list_topics, timeout))
         missing = [name for name in wanted if name not in existing]
+        brokers = _broker_count(admin, timeout) if settings.durable and missing else 1
         created = []
         for name in missing:
+            topic = new_topic(settings, name, brokers)
             try:
-                admin.create_topics([NewTopic(name, settings.partitions, 1)])
+                _retrying(lambda topic=topic: admin.create_topics([topic]), timeout)
                 created.append(name)
             except TopicAlreadyExistsError:
                 log.debug("topic %s appeared concurrently", name)
@@ -58,6 +105,10 @@ def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[st
     return created
 
 
+def _broker_count(admin: KafkaAdminClient, timeout: float) -> int:
+    return len(_retrying(admin.describe_cluster, timeout)["brokers"])
+
+
 def _wait_listed(admin: KafkaAdminClient, names: list[str], timeout: float) -> None:
     """Wait (at most ``timeout`` s) until the metadata lists ``names`` with their partitions.
 
@@ -67,7 +118,10 @@ def _wait_listed(admin: KafkaAdminClient, names: list[str], timeout: float) -> N
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if all(topic["partitions"] for topic in admin.describe_topics(names)):
+        if all(
+            topic["partitions"]
+            for topic in _retrying(lambda: admin.describe_topics(names), timeout)
+        ):
             return
         time.sleep(0.02)
     log.warning("topics %s not yet listed by the broker after %s s", names, timeout)
@@ -77,7 +131,9 @@ def partition_count(settings: Settings, topic: str) -> int:
     """How many partitions ``topic`` has (0 if it does not exist)."""
     admin = _admin(settings)
     try:
-        described = admin.describe_topics([topic])
+        described = _retrying(
+            lambda: admin.describe_topics([topic]), settings.connect_timeout_seconds
+        )
     finally:
         admin.close()
     return len(described[0]["partitions"]) if described else 0

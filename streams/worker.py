@@ -176,7 +176,7 @@ class WorkerRuntime(Service):
     async def on_start(self) -> None:
         self.producer = AIOKafkaProducer(
             client_id="policysim-worker",
-            acks="all" if self.settings.durable else 1,  # all: a replicated cluster loses none
+            acks=self.settings.producer_acks,
             max_batch_size=1 << 20,
             **aiokafka_kwargs(self.settings),
         )

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from policysim.app.broker import check_engine, embedded_broker
+from policysim.app.errors import BadInput
 from policysim.app.simulate import load_checked_scenario
 from policysim.app.worker_process import WorkerProcess, sample_sum, settings_env
 from policysim.base.settings import Settings
@@ -321,30 +322,49 @@ def _summarise(settings, sent, seen: Observed, lag, worker_samples, rate, durati
     }
 
 
+def engines_of(args: argparse.Namespace, settings: Settings) -> list[str]:
+    """The engines to run, from ``--engine A,B`` or the broker_engine setting; each checked."""
+    engines = [e.strip() for e in (args.engines or settings.broker_engine).split(",")]
+    for engine in engines:
+        check_engine(engine)
+    if len(set(engines)) != len(engines):
+        raise BadInput(f"--engine {args.engines}: name each engine once")
+    return engines
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the benchmark and print JSON or a readable summary."""
+    """Run the benchmark on each engine in turn and print JSON or a readable summary.
+
+    One engine prints its figures (JSON: one object); several print them side
+    by side (JSON: ``{"engines": [...]}``, one object each, in the order given).
+    """
     more_than_zero(args, "--rate", "--duration-seconds")
     at_least(args, 1, "--batch", "--workers")
     at_least(args, 0, "--linger-ms")
     load_checked_scenario(args.scenario)
-    check_engine(settings.broker_engine)
+    engines = engines_of(args, settings)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the broker on SIGTERM too
     if args.linger_ms is not None:
         settings = settings.replace(linger_ms=round(args.linger_ms))
-    result = bench_pipeline(
-        settings,
-        args.rate,
-        args.duration_seconds,
-        args.batch,
-        args.workers,
-        args.policies,
-        args.scenario,
-        not args.no_ceilings,
-    )
+    results = [
+        bench_pipeline(
+            settings.replace(broker_engine=engine),
+            args.rate,
+            args.duration_seconds,
+            args.batch,
+            args.workers,
+            args.policies,
+            args.scenario,
+            not args.no_ceilings,
+        )
+        for engine in engines
+    ]
     if args.format == "json":
-        print(json.dumps(result, indent=2))
-        return 0
-    _print(result)
+        print(json.dumps(results[0] if len(results) == 1 else {"engines": results}, indent=2))
+    elif len(results) == 1:
+        _print(results[0])
+    else:
+        _print_side_by_side(results)
     return 0
 
 
@@ -366,3 +386,48 @@ def _print(r: dict[str, Any]) -> None:
         print(f"{name:<28} {shown}")
     for name, figures in r.get("ceilings", {}).items():
         print(f"ceiling {name:<20} {figures}")
+
+
+def side_by_side_rows(results: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """The comparison table: one row per figure, one cell per engine's result."""
+
+    def latency(figures: dict[str, float]) -> str:
+        return " / ".join(f"{figures[q]:,.1f}" for q in ("p50_ms", "p99_ms") if q in figures)
+
+    def ceiling(r: dict[str, Any], name: str, unit: str) -> str:
+        figures = r.get("ceilings", {}).get(name)
+        return f"{figures[unit]:,.0f}" if figures else "-"
+
+    rows = [
+        ("input, events/s", [f"{r['input_rate']:,.0f}" for r in results]),
+        ("verdicts, events/s", [f"{r['verdict_rate']:,.0f}" for r in results]),
+        ("max lag, messages", [f"{r['max_lag']:,}" for r in results]),
+        ("end to end p50 / p99, ms", [latency(r["end_to_end"]) for r in results]),
+        ("raw reader p50 / p99, ms", [latency(r["broker_floor_raw_consumer"]) for r in results]),
+        *(
+            (f"stage {name} p50 / p99, ms", [latency(r["stages"][name]) for r in results])
+            for name, _doc in STAGES
+        ),
+        ("drain: raw aiokafka, messages/s",
+         [ceiling(r, "raw_aiokafka", "messages_per_s") for r in results]),
+        ("drain: no-op Faust agent, messages/s",
+         [ceiling(r, "faust_noop_agent", "messages_per_s") for r in results]),
+        ("drain: worker, events/s", [ceiling(r, "worker_drain", "events_per_s") for r in results]),
+        ("worker / no-op agent, messages",
+         [str(r.get("ceilings", {}).get("worker_vs_noop_messages", "-")) for r in results]),
+    ]  # fmt: skip
+    return rows
+
+
+def _print_side_by_side(results: list[dict[str, Any]]) -> None:
+    r = results[0]
+    print(
+        f"offered {r['offered_rate']:,.0f} events/s for {r['duration_s']} s, batch {r['batch']}, "
+        f"{r['workers']} worker(s), {r['policies']} policies; engines in turn on this machine"
+    )
+    rows = side_by_side_rows(results)
+    width = max(len(name) for name, _cells in rows)
+    cell = max(12, *(len(c) for _name, cells in rows for c in cells))
+    print(f"{'':<{width}}  " + "  ".join(f"{x['engine']:>{cell}}" for x in results))
+    for name, cells in rows:
+        print(f"{name:<{width}}  " + "  ".join(f"{c:>{cell}}" for c in cells))

@@ -18,7 +18,6 @@ from policysim.base.settings import Settings
 from policysim.commands.options import (
     add_alias,
     add_bootstrap_server,
-    add_engine,
     add_format,
     add_linger_ms,
 )
@@ -158,7 +157,14 @@ def _pipeline(bench_sub: argparse._SubParsersAction) -> None:
         "--workers", type=int, default=1, help="workers in the consumer group (default: 1)"
     )
     add_linger_ms(parser)
-    add_engine(parser)
+    parser.add_argument(
+        "--engine",
+        dest="engines",
+        metavar="ENGINE[,ENGINE]",
+        help="broker engine(s) started for the run: tansu, apache, or tansu,apache to run both "
+        "one after the other and print them side by side (default: the broker_engine setting, "
+        "tansu)",
+    )
     parser.add_argument(
         "--policies",
         type=int,

@@ -43,6 +43,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     print("[policysim]")
     for f in fields(Settings):
         shown = _shown(f.name, getattr(settings, f.name))
-        rendered = json.dumps(shown) if isinstance(shown, str) else shown
+        rendered = json.dumps(shown) if isinstance(shown, (str, bool)) else shown  # TOML: true
         print(f"{f.name} = {rendered}  # ${ENV_PREFIX}{f.name.upper()}: {f.metadata['help']}")
     return 0

@@ -1,0 +1,31 @@
+"""The ``durable`` setting: replicated topics and producers that wait for every in-sync replica."""
+
+from __future__ import annotations
+
+import pytest
+
+from policysim.base.settings import load_settings
+from policysim.streams.topics import new_topic
+
+
+@pytest.mark.parametrize(
+    ("brokers", "replicas", "insync"), [(1, 1, "1"), (2, 2, "2"), (3, 3, "2"), (5, 3, "2")]
+)
+def test_a_durable_topic_has_three_replicas_two_in_sync_at_most_the_brokers(
+    brokers: int, replicas: int, insync: str
+) -> None:
+    topic = new_topic(load_settings(environ={}, durable=True), "verdicts", brokers)
+    assert (topic.num_partitions, topic.replication_factor) == (8, replicas)
+    assert topic.topic_configs == {"min.insync.replicas": insync}
+
+
+def test_by_default_one_replica_and_the_leader_acknowledges() -> None:
+    settings = load_settings(environ={})
+    topic = new_topic(settings, "verdicts", 3)
+    assert (topic.replication_factor, topic.topic_configs) == (1, {})
+    assert settings.producer_acks == 1
+
+
+def test_durable_producers_wait_for_all_and_the_environment_can_ask_for_it() -> None:
+    settings = load_settings(environ={"POLICYSIM_DURABLE": "true"})
+    assert settings.durable and settings.producer_acks == "all"
