@@ -27,6 +27,7 @@ from kafka.admin import KafkaAdminClient
 
 from policysim.app.pipeline import Pipeline
 from policysim.app.register import register_file
+from policysim.app.report_files import report_from_verdicts
 from policysim.app.worker_process import WorkerProcess, sample_sum
 from policysim.base.settings import Settings, load_settings
 from policysim.policies.examples import EXAMPLES_DIR
@@ -168,6 +169,12 @@ def _run_losing(victim_of, tmp_path: Path, what: str) -> None:
     assert missing == 0
     assert after == before
     assert leader != victim
+    # The report of those verdicts counts each event once and the repeats it ignored.
+    kept = tmp_path / "verdicts.jsonl"
+    kept.write_bytes(b"".join(orjson.dumps(v) + b"\n" for v in verdicts))
+    totals = report_from_verdicts(str(kept), tmp_path / "report").report["totals"]
+    assert totals["events"] == EVENTS
+    assert totals["duplicate_verdicts"] == duplicates
 
 
 def test_a_broker_killed_mid_run_loses_no_verdict(tmp_path: Path) -> None:
