@@ -48,6 +48,7 @@ from policysim.policies.registry_index import MAX_CATEGORIES, NONE, GrantIndex
 from policysim.policies.timestamps import parse_timestamp
 
 Time = float | str | None
+Finder = Callable[[int, float], int]  # (address value, time) -> category code or NONE
 
 
 class RegistryRecord(msgspec.Struct, omit_defaults=True):
@@ -166,6 +167,8 @@ class Registry:
         self._stale_grants = 0
         self._probed: tuple | None = None
         self._pending: RegistryState | None = None  # a snapshot's grants, not yet objects
+        self._generation = 0  # rises with every change and index rebuild (finders made again)
+        self._finders: tuple[int, Finder, Finder] | None = None  # category_at's, per family
 
     # --- changes ---------------------------------------------------------------
 
@@ -220,6 +223,7 @@ class Registry:
             changed |= self._add_grant(entity, prefix, grant)
         if changed:
             self.version += 1
+            self._generation += 1
 
     def _add_grant(self, entity: _Entity, prefix: Prefix, grant: _Grant) -> bool:
         """Index a grant everywhere; False when the very same grant is already there."""
@@ -264,6 +268,7 @@ class Registry:
             self._rebuild_at = max(1024, grants // 8)
             self._stale = IPSet()
             self._stale_grants = 0
+            self._generation += 1
         return self._indexes
 
     def compile_index(self, version: int = 4) -> GrantIndex | None:
@@ -296,6 +301,7 @@ class Registry:
                 yield self
         finally:
             deferred, self._deferred = self._deferred, None
+            self._generation += 1
             for category, prefixes in deferred.items():
                 added = IPSet.from_prefixes(prefixes)
                 self._all.update(added)
@@ -350,23 +356,38 @@ class Registry:
 
     def category_at(self, ip: IP, ts: float) -> str | None:
         """The registered category of the address at ``ts`` (None = unregistered)."""
-        if ip not in self._all:
-            return None
-        mask = _ANY if len(self._names) <= MAX_CATEGORIES else self.category_mask(None)
-        code = self.code_at(ip, ts, mask)
+        finders = self._finders
+        if finders is None or finders[0] != self._generation:
+            four, six = self.finders(self.category_mask(None), None)
+            finders = self._finders = (self._generation, four, six)
+        code = (finders[1] if ip[0] == 4 else finders[2])(ip[1], ts)
         return None if code == NONE else self._names[code]
 
-    def code_at(self, ip: IP, ts: float, mask: int) -> int:
-        """The category code of the grant that answers for ``ip`` at ``ts`` among the
-        categories in ``mask`` (``NONE`` = none): the compiled index, or the exact path for
-        an address under a prefix changed since the index was built."""
-        indexes = self._indexes
-        if indexes is None or self._stale_grants > self._rebuild_at:
-            indexes = self._compiled()
-        index = indexes[ip[0]]
-        if index is None or (self._stale_grants and ip in self._stale):
-            return self._exact_code(ip, ts, mask)
-        return index.lookup(ip[1], ts, mask)
+    def finders(self, mask: int, categories: frozenset[str] | None) -> tuple[Finder, Finder]:
+        """For IPv4 and IPv6, a function answering one address value at a time with the code
+        of the grant that answers among the categories in ``mask`` (``NONE`` = none), from the
+        compiled index (addresses under prefixes changed since it was built take the exact
+        path). Valid until the registry changes: callers keep them per ``_generation``."""
+        indexes, stale = self._compiled(), self._stale
+        prefilter = self.filter_set(categories).contains_v4
+        made = []
+        for version in (4, 6):
+            index = indexes[version]
+
+            def exact(value: int, ts: float, version: int = version) -> int:
+                if version == 4 and not prefilter(value):
+                    return NONE
+                return self._exact_code((version, value), ts, mask)
+
+            if index is None:
+                made.append(exact)
+                continue
+            fast = index.finder(mask, prefilter if version == 4 else None)
+            if self._stale_grants:
+                made.append(_routed(fast, exact, stale, version))
+            else:
+                made.append(fast)
+        return made[0], made[1]
 
     def _exact_code(self, ip: IP, ts: float, mask: int) -> int:
         self._objects()
@@ -708,7 +729,6 @@ class RegistryState:
 
 
 _LOW64 = (1 << 64) - 1
-_ANY = (1 << MAX_CATEGORIES + 1) - 1  # the probe bits of every category
 _ALWAYS = -math.inf  # one object shared by every grant loaded without a start
 _COLUMNS = (
     ("entity", np.int32),
@@ -767,30 +787,32 @@ def gc_paused() -> Iterator[None]:
 class RegistryView:
     """A time-dependent set: the addresses registered in some categories at a given time."""
 
-    __slots__ = ("_categories", "_filter", "_known", "_mask", "registry")
+    __slots__ = ("_categories", "_filter", "_find4", "_find6", "_generation", "registry")
 
     def __init__(self, registry: Registry, categories: frozenset[str] | None) -> None:
         self.registry = registry
         self._categories = categories
         self._filter = registry.filter_set(categories)
-        self._known = -1  # how many categories ``_mask`` was computed for
-        self._mask = 0
+        self._generation = -1  # the registry's generation the finders were made for
 
     @property
     def categories(self) -> frozenset[str] | None:
         return self._categories
 
     def contains(self, ip: IP, ts: float) -> bool:
+        """One address at its time: two Python calls (this and the index's finder) and C."""
+        if self._generation != self.registry._generation:
+            self._refresh()
         if ip[0] == 4:
-            if not self._filter.contains_v4(ip[1]):
-                return False
-        elif not self._filter.contains_v6(ip[1]):
-            return False
+            return self._find4(ip[1], ts) != NONE
+        return self._find6(ip[1], ts) != NONE
+
+    def _refresh(self) -> None:
+        """The finders for the registry as it is now (it changed since they were made)."""
         registry = self.registry
-        if self._known != len(registry._names):  # a category first registered since
-            self._mask = registry.category_mask(self._categories)
-            self._known = len(registry._names)
-        return registry.code_at(ip, ts, self._mask) != NONE
+        mask = registry.category_mask(self._categories)
+        self._find4, self._find6 = registry.finders(mask, self._categories)
+        self._generation = registry._generation
 
     def contains_batch(self, ips: Sequence[IP] | AddressColumns, ts: Sequence[float]) -> np.ndarray:
         """Membership at each address's time, from the registry's one probe per batch."""
@@ -800,6 +822,16 @@ class RegistryView:
             return np.array([grant is not None for grant in found], dtype=bool)
         _, bits = registry.probe_batch(ips, ts)
         return (bits & np.uint64(self.registry.category_mask(self._categories))) != 0
+
+
+def _routed(fast: Finder, exact: Finder, stale: IPSet, version: int) -> Finder:
+    """A finder sending addresses under prefixes changed since the index was built to the
+    exact path."""
+
+    def find(value: int, ts: float) -> int:
+        return exact(value, ts) if (version, value) in stale else fast(value, ts)
+
+    return find
 
 
 def _parse_grant_prefix(text: str) -> tuple[Prefix, str]:

@@ -1,7 +1,9 @@
 """Registry files: CSV (one row per prefix), JSON lines (one record per line), snapshots.
 
 Loading goes through :meth:`Registry.apply`, record by record, so a file and
-the ``registrations`` topic are validated by the same code. A bad row is a
+the ``registrations`` topic are validated by the same code; a plain CSV file
+(every row valid, no quotes) is read in bulk into the registry's columns
+instead (:mod:`~policysim.policies.registry_columns`), to the same registry. A bad row is a
 ``FILE:LINE:COLUMN: reason`` problem (the column of the field at fault where it
 can be told, else just the line) and the rest still loads; with ``strict`` the
 file is refused with every problem listed. Which one a command wants is the
@@ -24,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from policysim.policies import registry_snapshot
+from policysim.policies import registry_columns, registry_snapshot
 from policysim.policies.ipset_file import SnapshotError
 from policysim.policies.problems import Position, Problem, ProblemError, read_text, suggest
 from policysim.policies.registry import RecordError, Registry, RegistryError, RegistryRecord
@@ -71,6 +73,9 @@ def load_registry(path: str | os.PathLike[str], strict: bool = False) -> Registr
     except ProblemError as exc:
         raise RegistryError(exc.problems) from None
     if suffix == ".csv":
+        bulk = _plain_csv(name, text)
+        if bulk is not None:
+            return bulk
         rows = _csv_rows(name, text)
     elif suffix in JSONL_SUFFIXES:
         rows = _jsonl_rows(name, text)
@@ -109,6 +114,18 @@ def _load_snapshot(name: str) -> Registry:
             f"registry snapshot refused: {exc}; compile it again with policysim registry compile"
         )
     raise RegistryError([Problem(Position(name), message)])
+
+
+def _plain_csv(name: str, text: str) -> Registry | None:
+    """A plain CSV file read in bulk (:mod:`~policysim.policies.registry_columns`); None
+    for any other, which the record path reads row by row."""
+    lines = text.splitlines()
+    if not lines or '"' in text:
+        return None
+    header = [column.strip() for column in next(csv.reader(lines[:1]))]
+    _check_header(name, header, lines[0])
+    columns = registry_columns.plain_columns(lines[1:], header)
+    return None if columns is None else registry_columns.build(columns, len(lines) - 1)
 
 
 def _csv_rows(name: str, text: str) -> Iterator[_Row | Problem]:

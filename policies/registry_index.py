@@ -28,7 +28,7 @@ insert, not a rebuild.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -40,6 +40,7 @@ MAX_PAIRS_PER_GRANT = 16
 
 Row = tuple[int, int, int, float, float, int]  # network, length, position, start, until, code
 _LOW64 = (1 << 64) - 1
+WIDTH = {4: 32, 6: 128}
 # The arrays of an index with their dtypes on disk; IPv4 ``bounds`` are int64, IPv6 ones
 # (high, low) uint64 pairs, so both fit the same 8-byte column.
 COLUMNS = ("bounds", "blocks", "counts", "first", "starts", "untils", "codes", "shape")
@@ -59,7 +60,6 @@ class GrantIndex:
         "_shift",
         "_starts",
         "_untils",
-        "_views",
         "size",
         "version",
     )
@@ -73,19 +73,38 @@ class GrantIndex:
         lengths, positions = (np.fromiter((r[i] for r in rows), np.int64, n) for i in (1, 2))
         starts, untils = (np.fromiter((r[i] for r in rows), np.float64, n) for i in (3, 4))
         codes = np.fromiter((r[5] for r in rows), np.int8, n)
+        return cls.from_grants(
+            version, [r[0] for r in rows], lengths, positions, starts, untils, codes
+        )
+
+    @classmethod
+    def from_grants(
+        cls,
+        version: int,
+        networks: list[int],
+        lengths: np.ndarray,
+        positions: np.ndarray,
+        starts: np.ndarray,
+        untils: np.ndarray,
+        codes: np.ndarray,
+    ) -> GrantIndex | None:
+        """:meth:`build` from columns (the networks as Python ints, the rest as arrays)."""
+        n = len(networks)
         if version == 4:
-            nets = np.fromiter((r[0] for r in rows), np.int64, n)
+            nets = np.array(networks, np.int64)
             ends = nets + np.left_shift(np.int64(1), 32 - lengths)
             bounds = np.unique(np.concatenate([nets, ends, np.zeros(1, np.int64)]))
             first_piece = np.searchsorted(bounds, nets)
             end_piece = np.searchsorted(bounds, ends)
         else:  # 128-bit bounds: placed by rank in Python, the pieces then as for IPv4
-            nets_list = [r[0] for r in rows]
-            ends_list = [r[0] + (1 << (128 - r[1])) for r in rows]
-            bounds = sorted({0, *nets_list, *ends_list} - {1 << 128})  # 129 bits: no piece
+            ends_list = [
+                net + (1 << (128 - length))
+                for net, length in zip(networks, lengths.tolist(), strict=True)
+            ]
+            bounds = sorted({0, *networks, *ends_list} - {1 << 128})  # 129 bits: no piece
             rank = {bound: at for at, bound in enumerate(bounds)}
             rank[1 << 128] = len(bounds)
-            first_piece = np.fromiter(map(rank.__getitem__, nets_list), np.int64, n)
+            first_piece = np.fromiter(map(rank.__getitem__, networks), np.int64, n)
             end_piece = np.fromiter(map(rank.__getitem__, ends_list), np.int64, n)
         spans = end_piece - first_piece
         if int(spans.sum()) > MAX_PAIRS_PER_GRANT * max(n, 1 << 16):
@@ -104,18 +123,15 @@ class GrantIndex:
         index._starts = starts[grant]
         index._untils = untils[grant]
         index._codes = codes[grant]
-        index._shift, index._blocks = _block_table(bounds) if version == 4 else (0, None)
-        index._views = None
+        index._shift, index._blocks = _block_table(bounds, version)
         return index
 
     def columns(self) -> dict[str, np.ndarray]:
         """The index as arrays (for a snapshot); IPv6 bounds as (high, low) 64-bit pairs."""
-        if self.version == 4:
-            bounds, blocks = self._bounds, self._blocks
-        else:
-            bounds = np.array([(b >> 64, b & _LOW64) for b in self._bounds], np.uint64).ravel()
-            blocks = np.empty(0, np.int32)
-        columns = (bounds, blocks, self._counts, self._first, self._starts, self._untils)
+        bounds = self._bounds
+        if self.version == 6:
+            bounds = np.array([(b >> 64, b & _LOW64) for b in bounds], np.uint64).ravel()
+        columns = (bounds, self._blocks, self._counts, self._first, self._starts, self._untils)
         return {
             **dict(zip(COLUMNS, columns, strict=False)),
             "codes": self._codes,
@@ -135,20 +151,19 @@ class GrantIndex:
             len(columns["shape"]) != 2
             or {len(columns["counts"]), len(columns["first"])} != {pieces}
             or {len(columns["untils"]), len(columns["codes"])} != {rows}
-            or (version == 4 and len(columns["blocks"]) != (1 << 32 - index._shift) + 1)
+            or len(columns["blocks"]) != (1 << WIDTH[version] - index._shift) + 1
         ):
             raise ValueError("its index columns do not fit together")
         if version == 6:
             pairs = bounds.reshape(-1, 2).tolist()
             bounds = [high << 64 | low for high, low in pairs]
         index._bounds = bounds
-        index._blocks = columns["blocks"] if version == 4 else None
+        index._blocks = columns["blocks"]
         index._counts = columns["counts"]
         index._first = columns["first"]
         index._starts = columns["starts"]
         index._untils = columns["untils"]
         index._codes = columns["codes"]
-        index._views = None
         return index
 
     def nbytes(self) -> int:
@@ -159,32 +174,37 @@ class GrantIndex:
             return held + self._bounds.nbytes + self._blocks.nbytes
         return held + sum(8 + 4 * (b.bit_length() // 30 + 1) + 28 for b in self._bounds)
 
-    def lookup(self, value: int, ts: float, mask: int) -> int:
-        """The category code of the first grant holding ``value`` at ``ts`` whose category's
-        bit is in ``mask`` (``NONE`` if none): the per-address path."""
-        views = self._views
-        if views is None:
-            views = self._views = self._memoryviews()
-        bounds, blocks, counts, first, starts, untils, codes = views
-        if blocks is None:
-            piece = bisect_right(bounds, value) - 1
-        else:
-            block = value >> self._shift
-            piece = bisect_right(bounds, value, blocks[block], blocks[block + 1] + 1) - 1
-        begin = first[piece]
-        for row in range(begin, begin + counts[piece]):
-            if starts[row] <= ts < untils[row]:
-                code = codes[row]
-                if mask >> code & 1:
-                    return code
-        return NONE
+    def finder(
+        self, mask: int, prefilter: Callable[[int], bool] | None = None
+    ) -> Callable[[int, float], int]:
+        """The per-address path: a function giving, for one address value at a time, the
+        category code of the first grant holding it whose category's bit is in ``mask``
+        (``NONE`` if none). ``prefilter`` (a bit set's C probe) answers misses first.
 
-    def _memoryviews(self) -> tuple:
-        """The columns as memoryviews (indexing one gives a Python number at C speed)."""
-        blocks = None if self._blocks is None else _native(self._blocks)
+        The columns are read through memoryviews bound into the function: indexing one gives
+        a Python number at C speed, and no attribute is looked up per call.
+        """
         bounds = _native(self._bounds) if self.version == 4 else self._bounds
-        columns = (self._counts, self._first, self._starts, self._untils, self._codes)
-        return (bounds, blocks, *map(_native, columns))
+        blocks, counts, first, starts, untils, codes = map(
+            _native,
+            (self._blocks, self._counts, self._first, self._starts, self._untils, self._codes),
+        )
+        shift = self._shift
+
+        def find(value: int, ts: float) -> int:
+            if prefilter is not None and not prefilter(value):
+                return NONE
+            block = value >> shift
+            piece = bisect_right(bounds, value, blocks[block], blocks[block + 1] + 1) - 1
+            begin = first[piece]
+            for row in range(begin, begin + counts[piece]):
+                if starts[row] <= ts < untils[row]:
+                    code = codes[row]
+                    if mask >> code & 1:
+                        return code
+            return NONE
+
+        return find
 
     def probe(self, values: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For IPv4 ``values`` at times ``ts``: (category code of the grant that answers,
@@ -223,9 +243,12 @@ class GrantIndex:
         return codes, bits
 
 
-def _block_table(bounds: np.ndarray) -> tuple[int, np.ndarray]:
-    """For IPv4: a shift and, per block of addresses (about one bound each), the piece holding
-    the block's first address, so a lookup bisects only the few bounds inside one block."""
+def _block_table(bounds: np.ndarray | list[int], version: int) -> tuple[int, np.ndarray]:
+    """A shift and, per block of addresses (about one bound each), the piece holding the
+    block's first address, so a lookup bisects only the few bounds inside one block. IPv6
+    has one block (a shift of 128): its bounds are Python ints, bisected whole."""
+    if version == 6:
+        return 128, np.array([0, len(bounds) - 1], np.int32)
     bits = min(max(len(bounds).bit_length() - 1, 4), 22)
     shift = 32 - bits
     starts = np.arange((1 << bits) + 1, dtype=np.int64) << shift
