@@ -360,7 +360,10 @@ class Registry:
         if finders is None or finders[0] != self._generation:
             four, six = self.finders(self.category_mask(None), None)
             finders = self._finders = (self._generation, four, six)
-        code = (finders[1] if ip[0] == 4 else finders[2])(ip[1], ts)
+        if ip[0] == 4:
+            code = finders[1](ip[1], ts)
+        else:
+            code = finders[2](ip[1], ts) if self._all.contains_v6(ip[1]) else NONE
         return None if code == NONE else self._names[code]
 
     def finders(self, mask: int, categories: frozenset[str] | None) -> tuple[Finder, Finder]:
@@ -369,19 +372,20 @@ class Registry:
         compiled index (addresses under prefixes changed since it was built take the exact
         path). Valid until the registry changes: callers keep them per ``_generation``."""
         indexes, stale = self._compiled(), self._stale
-        prefilter = self.filter_set(categories).contains_v4
+        union = self.filter_set(categories)  # most addresses stop at its probe
         made = []
-        for version in (4, 6):
+        for version, prefilter in ((4, union.contains_v4), (6, union.contains_v6)):
             index = indexes[version]
 
-            def exact(value: int, ts: float, version: int = version) -> int:
-                if version == 4 and not prefilter(value):
+            def exact(value: int, ts: float, version: int = version, prefilter=prefilter) -> int:
+                if not prefilter(value):
                     return NONE
                 return self._exact_code((version, value), ts, mask)
 
             if index is None:
                 made.append(exact)
                 continue
+            # IPv6: callers probe the union first, as its probe is Python (see contains)
             fast = index.finder(mask, prefilter if version == 4 else None)
             if self._stale_grants:
                 made.append(_routed(fast, exact, stale, version))
@@ -805,7 +809,7 @@ class RegistryView:
             self._refresh()
         if ip[0] == 4:
             return self._find4(ip[1], ts) != NONE
-        return self._find6(ip[1], ts) != NONE
+        return self._filter.contains_v6(ip[1]) and self._find6(ip[1], ts) != NONE
 
     def _refresh(self) -> None:
         """The finders for the registry as it is now (it changed since they were made)."""
