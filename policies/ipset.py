@@ -281,9 +281,9 @@ class IPSet:
             v4 = BitMap.deserialize(bytes(sections[0]))
         except (ValueError, MemoryError) as exc:
             raise ipset_file.SnapshotError(f"bad IPv4 bitmap in snapshot: {exc}") from exc
-        raw = bytes(sections[1])
-        starts = [int.from_bytes(raw[i : i + 16]) for i in range(0, len(raw), _V6_RECORD)]
-        ends = [int.from_bytes(raw[i + 16 : i + 32]) + 1 for i in range(0, len(raw), _V6_RECORD)]
+        words = np.frombuffer(sections[1], dtype=">u8").tolist()  # first, last: 2 words each
+        starts = [high << 64 | low for high, low in zip(words[0::4], words[1::4], strict=True)]
+        ends = [(high << 64 | low) + 1 for high, low in zip(words[2::4], words[3::4], strict=True)]
         return cls._of(v4, IntervalSet(starts, ends))
 
     def serialized_size(self) -> int:

@@ -155,8 +155,8 @@ class GrantIndex:
         ):
             raise ValueError("its index columns do not fit together")
         if version == 6:
-            pairs = bounds.reshape(-1, 2).tolist()
-            bounds = [high << 64 | low for high, low in pairs]
+            highs, lows = bounds[0::2].tolist(), bounds[1::2].tolist()
+            bounds = [high << 64 | low for high, low in zip(highs, lows, strict=True)]
         index._bounds = bounds
         index._blocks = columns["blocks"]
         index._counts = columns["counts"]

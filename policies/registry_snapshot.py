@@ -96,6 +96,11 @@ def from_bytes(data: bytes) -> Registry:
         )
     if len(sections) < _FIXED + 1:
         raise ipset_file.SnapshotError(f"registry snapshot has only {len(sections)} sections")
+    with gc_paused():
+        return _registry(sections)
+
+
+def _registry(sections: list[memoryview]) -> Registry:
     try:
         header = _meta_decoder.decode(sections[0])
         arrays = {
