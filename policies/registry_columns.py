@@ -151,33 +151,9 @@ def _state(
     raws: tuple[list, list, list],
 ) -> RegistryState:
     """The columns :meth:`Registry.to_state` would write after applying the rows in order."""
-    entities: dict[str, list] = {}  # id -> [number, name, category]
-    codes: dict[str, int] = {}
-    seen: set[tuple] = set()
-    kept: list[int] = []
-    version = 0
-    for row, (entity_id, name, category, prefix, start, end, revoke) in enumerate(
-        zip(entity_ids, names, categories, prefixes, starts, expires, revoked, strict=True)
-    ):
-        entity = entities.get(entity_id)
-        if entity is None:
-            entity = entities[entity_id] = [len(entities), None, None]
-        changed = False
-        if name is not None and name != entity[1]:
-            entity[1] = name
-            changed = True
-        if category != entity[2]:
-            entity[2] = category
-            changed = True
-        identity = (prefix, entity_id, category, start, end, revoke)
-        if identity not in seen:
-            seen.add(identity)
-            if _covers_mapped(prefix):  # also filed under 0.0.0.0/0
-                seen.add(((4, 0, 0), *identity[1:]))
-            kept.append(row)
-            codes.setdefault(category, len(codes))
-            changed = True
-        version += changed
+    entities, codes, kept, version = _in_order(
+        entity_ids, names, categories, prefixes, starts, expires, revoked
+    )
     number = np.array([entities[entity_ids[row]][0] for row in kept], np.int32)
     order = [kept[i] for i in np.argsort(number, kind="stable").tolist()]  # by entity, in order
     count = len(order)
@@ -232,6 +208,48 @@ def _state(
 
 
 _LOW64 = (1 << 64) - 1
+
+
+def _in_order(
+    entity_ids: list[str],
+    names: list[str | None],
+    categories: list[str],
+    prefixes: list[Prefix],
+    starts: list[float],
+    expires: list[float],
+    revoked: list[float],
+) -> tuple[dict[str, list], dict[str, int], list[int], int]:
+    """What applying the rows in order leaves: each entity's [number, name, category], the
+    category codes, the rows whose grant is new (a repeated grant is dropped, as ``apply``
+    drops a redelivered record) and the registry version (one per row that changed)."""
+    entities: dict[str, list] = {}  # id -> [number, name, category]
+    codes: dict[str, int] = {}
+    seen: set[tuple] = set()
+    kept: list[int] = []
+    version = 0
+    for row, (entity_id, name, category, prefix, start, end, revoke) in enumerate(
+        zip(entity_ids, names, categories, prefixes, starts, expires, revoked, strict=True)
+    ):
+        entity = entities.get(entity_id)
+        if entity is None:
+            entity = entities[entity_id] = [len(entities), None, None]
+        changed = False
+        if name is not None and name != entity[1]:
+            entity[1] = name
+            changed = True
+        if category != entity[2]:
+            entity[2] = category
+            changed = True
+        identity = (prefix, entity_id, category, start, end, revoke)
+        if identity not in seen:
+            seen.add(identity)
+            if _covers_mapped(prefix):  # also filed under 0.0.0.0/0
+                seen.add(((4, 0, 0), *identity[1:]))
+            kept.append(row)
+            codes.setdefault(category, len(codes))
+            changed = True
+        version += changed
+    return entities, codes, kept, version
 
 
 def _texts(prefixes: list[Prefix]) -> list[str]:
