@@ -436,7 +436,8 @@ class Registry:
     def _probe(self, columns: AddressColumns, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         codes = np.full(columns.size, NONE, dtype=np.int8)
         bits = np.zeros(columns.size, dtype=np.uint64)
-        index = self._compiled()[4]
+        indexes = self._compiled()
+        index = indexes[4]
         values = columns.v4
         at = np.arange(columns.size) if columns.v4_positions is None else columns.v4_positions
         hits = self._all.contains_v4_array(values)
@@ -451,11 +452,17 @@ class Registry:
             rows = at[fast]
             codes[rows], bits[rows] = index.probe(values[fast], ts[rows])
         slow = at[exact].tolist()
-        slow.extend(
-            i
+        v6_hits = [
+            (i, value)
             for i, value in zip(columns.v6_positions, columns.v6, strict=True)
             if self._all.contains_v6(value)
-        )
+        ]
+        index6 = indexes[6]
+        if index6 is None or self._stale_grants:  # IPv6 changes since: the exact path
+            slow.extend(i for i, _ in v6_hits)
+        elif v6_hits:
+            rows = np.array([i for i, _ in v6_hits], np.int64)
+            codes[rows], bits[rows] = index6.probe_values([v for _, v in v6_hits], ts[rows])
         for i in slow:
             codes[i], bits[i] = self._exact(columns.ips[i], float(ts[i]))
         return codes, bits

@@ -221,10 +221,21 @@ class GrantIndex:
         bits[order] = sorted_bits
         return codes, bits
 
+    def probe_values(self, values: list[int], ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`probe` for IPv6 values (Python ints), each placed by a C ``bisect``."""
+        bounds = self._bounds
+        pieces = np.fromiter((bisect_right(bounds, v) - 1 for v in values), np.int64, len(values))
+        return self._probe_pieces(pieces, ts)
+
     def _probe_sorted(self, values: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        codes = np.full(len(values), NONE, dtype=np.int8)
-        bits = np.zeros(len(values), dtype=np.uint64)
         piece = np.searchsorted(self._bounds, values.astype(np.int64), side="right") - 1
+        return self._probe_pieces(piece, ts)
+
+    def _probe_pieces(self, piece: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The grants of each address's piece compared with its time, one grant deep at a time
+        for all addresses at once."""
+        codes = np.full(len(piece), NONE, dtype=np.int8)
+        bits = np.zeros(len(piece), dtype=np.uint64)
         counts = self._counts[piece]
         first = self._first[piece]
         live = np.flatnonzero(counts)
