@@ -45,10 +45,10 @@ def plain_columns(lines: list[str], header: list[str]) -> Columns | None:
 
 
 def _stripped(column: list[str]) -> list[str]:
-    """The fields without surrounding blanks; a column of ASCII without a blank (the only
-    ones a line can still hold are space, tab and unit separator) is kept as it is."""
+    """The fields without surrounding blanks; a column of ASCII without a blank character
+    (line breaks are gone already) is kept as it is."""
     text = "".join(column)
-    if text.isascii() and not any(blank in text for blank in " \t\x1f"):
+    if text.isascii() and not any(blank in text for blank in " \t\x0b\x0c\x1c\x1d\x1e\x1f"):
         return column
     return [field.strip() for field in column]
 

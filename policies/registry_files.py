@@ -73,7 +73,7 @@ def load_registry(path: str | os.PathLike[str], strict: bool = False) -> Registr
     except ProblemError as exc:
         raise RegistryError(exc.problems) from None
     if suffix == ".csv":
-        bulk = _plain_csv(name, text)
+        bulk = _plain_csv(text)
         if bulk is not None:
             return bulk
         rows = _csv_rows(name, text)
@@ -116,14 +116,22 @@ def _load_snapshot(name: str) -> Registry:
     raise RegistryError([Problem(Position(name), message)])
 
 
-def _plain_csv(name: str, text: str) -> Registry | None:
+def _plain_csv(text: str) -> Registry | None:
     """A plain CSV file read in bulk (:mod:`~policysim.policies.registry_columns`); None
-    for any other, which the record path reads row by row."""
-    lines = text.splitlines()
-    if not lines or '"' in text:
+    for any other (a quote, a lone carriage return, a header with a problem, a row the record
+    path must judge), which the record path reads row by row, naming every problem."""
+    if '"' in text:
         return None
-    header = [column.strip() for column in next(csv.reader(lines[:1]))]
-    _check_header(name, header, lines[0])
+    lines = text.split("\n")  # where the csv module breaks lines too
+    if lines and not lines[-1]:
+        lines.pop()
+    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    if not lines or any("\r" in line for line in lines):
+        return None
+    header = [column.strip() for column in lines[0].split(",")]
+    allowed = CSV_COLUMNS + CSV_OPTIONAL
+    if any(column not in allowed for column in header) or not set(CSV_COLUMNS) <= set(header):
+        return None
     columns = registry_columns.plain_columns(lines[1:], header)
     return None if columns is None else registry_columns.build(columns, len(lines) - 1)
 

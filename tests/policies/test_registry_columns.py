@@ -35,7 +35,7 @@ rows = st.lists(
 
 def _record_path(path: Path, monkeypatch) -> registry_files.Registry:
     with monkeypatch.context() as patch:
-        patch.setattr(registry_files, "_plain_csv", lambda name, text: None)
+        patch.setattr(registry_files, "_plain_csv", lambda text: None)
         return load_registry(path)
 
 
@@ -47,7 +47,7 @@ def test_a_plain_csv_in_bulk_is_the_registry_the_records_give(
 ) -> None:
     path = tmp_path / "registry.csv"
     path.write_text("\n".join([HEADER, *(",".join(row) for row in items)]) + "\n")
-    lines = path.read_text().splitlines()
+    lines = path.read_text().split("\n")[:-1]
     columns = registry_columns.plain_columns(lines[1:], HEADER.split(","))
     bulk = registry_columns.build(columns, len(items))
     slow = _record_path(path, monkeypatch)
@@ -73,3 +73,12 @@ def test_a_file_that_is_not_plain_goes_the_record_path(tmp_path: Path) -> None:
     assert registry._pending is None  # applied record by record
     assert registry.category_at(parse_ip("10.1.0.1"), 0.0) == "bank"
     assert [record.name for record in registry.records()] == ["Acme, Inc", None]
+
+
+def test_line_breaks_are_the_csv_module_s(tmp_path: Path) -> None:
+    """CRLF files are plain; a form feed is field text, as for the csv module, never a row."""
+    path = tmp_path / "registry.csv"
+    path.write_bytes(f"{HEADER}\r\na,,bank,10.0.0.0/8,,,\r\n".encode())
+    assert load_registry(path)._pending is not None  # read in bulk
+    path.write_text(f"{HEADER}\na,,bank,10.0.0.0/8,,,\x0cb,,bank,10.1.0.0/16,,,\n")
+    assert load_registry(path).problems  # one row of 13 fields, as the record path reads it
