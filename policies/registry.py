@@ -25,7 +25,7 @@ from __future__ import annotations
 import gc
 import math
 from bisect import insort
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -48,6 +48,7 @@ from policysim.policies.registry_index import MAX_CATEGORIES, NONE, GrantIndex
 from policysim.policies.timestamps import parse_timestamp
 
 Time = float | str | None
+Finder = Callable[[int, float], int]  # (address value, time) -> category code or NONE
 
 
 class RegistryRecord(msgspec.Struct, omit_defaults=True):
@@ -159,16 +160,21 @@ class Registry:
         self._by_category: dict[str, IPSet] = {}
         self._deferred: dict[str, list[Prefix]] | None = None
         self._codes: dict[str, int] = {}
-        self._index: GrantIndex | None = None
-        self._index_built = False
+        self._names: list[str] = []  # the categories by code
+        self._indexes: dict[int, GrantIndex | None] | None = None  # None: not compiled yet
+        self._rebuild_at = 0  # changed grants past which the indexes are compiled again
         self._stale = IPSet()
         self._stale_grants = 0
         self._probed: tuple | None = None
+        self._pending: RegistryState | None = None  # a snapshot's grants, not yet objects
+        self._generation = 0  # rises with every change and index rebuild (finders made again)
+        self._finders: tuple[int, Finder, Finder] | None = None  # category_at's, per family
 
     # --- changes ---------------------------------------------------------------
 
     def apply(self, record: RegistryRecord) -> None:
         """Take in one record (grants and/or a revocation); on ``ValueError`` nothing changed."""
+        self._objects()
         if not record.entity_id:
             raise RecordError(
                 "entity_id is empty: every record needs the id of the registered business"
@@ -217,6 +223,7 @@ class Registry:
             changed |= self._add_grant(entity, prefix, grant)
         if changed:
             self.version += 1
+            self._generation += 1
 
     def _add_grant(self, entity: _Entity, prefix: Prefix, grant: _Grant) -> bool:
         """Index a grant everywhere; False when the very same grant is already there."""
@@ -225,7 +232,9 @@ class Registry:
         if any(other.identity() == identity for other in grants):
             return False
         entity.grants.append(grant)
-        self._codes.setdefault(grant.category, len(self._codes))
+        if grant.category not in self._codes:
+            self._codes[grant.category] = len(self._names)
+            self._names.append(grant.category)
         insort(grants, grant, key=_Grant.order)
         self._mark_stale(prefix)
         for alias in _mapped_alias(prefix):
@@ -244,36 +253,39 @@ class Registry:
         return True
 
     def _mark_stale(self, prefix: Prefix) -> None:
-        """Send batches under a changed IPv4 prefix to the exact path until the next rebuild."""
-        if self._index is not None and prefix[0] == 4:
+        """Send addresses under a changed prefix to the exact path until the next rebuild."""
+        if self._indexes is not None:
             self._stale.add_network(*prefix)
             self._stale_grants += 1
 
-    def _batch_index(self) -> GrantIndex | None:
-        """The batch index, (re)built when missing or when the changes since it was built
-        would send too many addresses to the exact path; None when batches answer exactly."""
-        grants = self._index.size if self._index is not None else 0
-        if not self._index_built or self._stale_grants > max(1024, grants // 8):
-            self._index = self.compile_index()
-            self._index_built = True
+    def _compiled(self) -> dict[int, GrantIndex | None]:
+        """The index of each family, (re)built when missing or when the changes since it was
+        built would send too many addresses to the exact path; a family's None means its
+        addresses are answered exactly."""
+        if self._indexes is None or self._stale_grants > self._rebuild_at:
+            self._indexes = {version: self.compile_index(version) for version in (4, 6)}
+            grants = sum(index.size for index in self._indexes.values() if index is not None)
+            self._rebuild_at = max(1024, grants // 8)
             self._stale = IPSet()
             self._stale_grants = 0
-        return self._index
+            self._generation += 1
+        return self._indexes
 
-    def compile_index(self) -> GrantIndex | None:
-        """Every IPv4 grant (mapped aliases included) as the columns of a :class:`GrantIndex`;
-        None past 63 categories or when many grants share short prefixes (then batches take
-        the exact path)."""
+    def compile_index(self, version: int = 4) -> GrantIndex | None:
+        """Every grant of the family (IPv4: mapped aliases included) as the columns of a
+        :class:`GrantIndex`; None past 63 categories or when many grants share short prefixes
+        (then the exact path answers)."""
         if len(self._codes) > MAX_CATEGORIES:
             return None
+        self._objects()
         codes = self._codes
         rows = [
             (network, length, position, grant.start, grant.until, codes[grant.category])
-            for length, _, table in self._levels[4]
+            for length, _, table in self._levels[version]
             for network, grants in table.items()
             for position, grant in enumerate(grants)
         ]
-        return GrantIndex.build(rows)
+        return GrantIndex.build(rows, version)
 
     @contextmanager
     def bulk(self) -> Iterator[Registry]:
@@ -289,6 +301,7 @@ class Registry:
                 yield self
         finally:
             deferred, self._deferred = self._deferred, None
+            self._generation += 1
             for category, prefixes in deferred.items():
                 added = IPSet.from_prefixes(prefixes)
                 self._all.update(added)
@@ -329,6 +342,7 @@ class Registry:
     def find(self, ip: IP, ts: float, categories: frozenset[str] | None = None) -> _Grant | None:
         """The grant covering ``ip`` at ``ts`` (in ``categories``): most specific prefix first,
         then the earliest registration, then the entity id."""
+        self._objects()
         version, value = ip
         for _, mask, table in self._levels[version]:
             grants = table.get(value & mask)
@@ -342,10 +356,54 @@ class Registry:
 
     def category_at(self, ip: IP, ts: float) -> str | None:
         """The registered category of the address at ``ts`` (None = unregistered)."""
-        if ip not in self._all:
-            return None
-        grant = self.find(ip, ts)
-        return grant.category if grant else None
+        finders = self._finders
+        if finders is None or finders[0] != self._generation:
+            four, six = self.finders(self.category_mask(None), None)
+            finders = self._finders = (self._generation, four, six)
+        if ip[0] == 4:
+            code = finders[1](ip[1], ts)
+        else:
+            code = finders[2](ip[1], ts) if self._all.contains_v6(ip[1]) else NONE
+        return None if code == NONE else self._names[code]
+
+    def finders(self, mask: int, categories: frozenset[str] | None) -> tuple[Finder, Finder]:
+        """For IPv4 and IPv6, a function answering one address value at a time with the code
+        of the grant that answers among the categories in ``mask`` (``NONE`` = none), from the
+        compiled index (addresses under prefixes changed since it was built take the exact
+        path). Valid until the registry changes: callers keep them per ``_generation``."""
+        indexes, stale = self._compiled(), self._stale
+        union = self.filter_set(categories)  # most addresses stop at its probe
+        made = []
+        for version, prefilter in ((4, union.contains_v4), (6, union.contains_v6)):
+            index = indexes[version]
+
+            def exact(value: int, ts: float, version: int = version, prefilter=prefilter) -> int:
+                if not prefilter(value):
+                    return NONE
+                return self._exact_code((version, value), ts, mask)
+
+            if index is None:
+                made.append(exact)
+                continue
+            # IPv6: callers probe the union first, as its probe is Python (see contains)
+            fast = index.finder(mask, prefilter if version == 4 else None)
+            if self._stale_grants:
+                made.append(_routed(fast, exact, stale, version))
+            else:
+                made.append(fast)
+        return made[0], made[1]
+
+    def _exact_code(self, ip: IP, ts: float, mask: int) -> int:
+        self._objects()
+        version, value = ip
+        codes = self._codes
+        for _, level_mask, table in self._levels[version]:
+            for grant in table.get(value & level_mask, ()):
+                if grant.start <= ts < grant.until:
+                    code = codes[grant.category]
+                    if mask >> code & 1:
+                        return code
+        return NONE
 
     def categories_batch(
         self, ips: Sequence[IP] | AddressColumns, ts: Sequence[float]
@@ -378,7 +436,8 @@ class Registry:
     def _probe(self, columns: AddressColumns, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         codes = np.full(columns.size, NONE, dtype=np.int8)
         bits = np.zeros(columns.size, dtype=np.uint64)
-        index = self._batch_index()
+        indexes = self._compiled()
+        index = indexes[4]
         values = columns.v4
         at = np.arange(columns.size) if columns.v4_positions is None else columns.v4_positions
         hits = self._all.contains_v4_array(values)
@@ -393,17 +452,24 @@ class Registry:
             rows = at[fast]
             codes[rows], bits[rows] = index.probe(values[fast], ts[rows])
         slow = at[exact].tolist()
-        slow.extend(
-            i
+        v6_hits = [
+            (i, value)
             for i, value in zip(columns.v6_positions, columns.v6, strict=True)
             if self._all.contains_v6(value)
-        )
+        ]
+        index6 = indexes[6]
+        if index6 is None or self._stale_grants:  # IPv6 changes since: the exact path
+            slow.extend(i for i, _ in v6_hits)
+        elif v6_hits:
+            rows = np.array([i for i, _ in v6_hits], np.int64)
+            codes[rows], bits[rows] = index6.probe_values([v for _, v in v6_hits], ts[rows])
         for i in slow:
             codes[i], bits[i] = self._exact(columns.ips[i], float(ts[i]))
         return codes, bits
 
     def _exact(self, ip: IP, ts: float) -> tuple[int, int]:
         """The code of the grant that answers and the mask of every holding category."""
+        self._objects()
         version, value = ip
         code, bits = NONE, 0
         for _, mask, table in self._levels[version]:
@@ -430,11 +496,12 @@ class Registry:
     def category_mask(self, categories: frozenset[str] | None) -> int:
         """The probe bits of ``categories`` (None = any category)."""
         if categories is None:
-            return (1 << MAX_CATEGORIES + 1) - 1
+            return (1 << max(len(self._names), MAX_CATEGORIES + 1)) - 1
         return sum(1 << code for name, code in self._codes.items() if name in categories)
 
     def explain(self, ip: IP, ts: float, include_inactive: bool = False) -> list[RegistryMatch]:
         """Grants covering ``ip`` that hold at ``ts`` (or all of them), most specific first."""
+        self._objects()
         version, value = ip
         matches = []
         for _, mask, table in self._levels[version]:
@@ -459,29 +526,43 @@ class Registry:
 
     def stats(self) -> dict:
         """Sizes for logs, metrics and the benchmark."""
-        families = {}
-        for version in (4, 6):
-            prefixes = sum(len(t) for (v, _), t in self._tables.items() if v == version)
-            families[f"ipv{version}"] = {
-                "prefixes": prefixes,
+        counts = self._pending.header["counts"] if self._pending else self._counts()
+        families = {
+            f"ipv{version}": {
+                "prefixes": counts[f"ipv{version}"],
                 "addresses": self._all.address_count(version),
             }
+            for version in (4, 6)
+        }
         return {
             **families,
             "bytes": self._all.serialized_size(),
             "version": self.version,
+            "entities": counts["entities"],
+            "grants": counts["grants"],
+        }
+
+    def _counts(self) -> dict[str, int]:
+        prefixes = {version: 0 for version in (4, 6)}
+        for (version, _), table in self._tables.items():
+            prefixes[version] += len(table)
+        return {
+            "ipv4": prefixes[4],
+            "ipv6": prefixes[6],
             "entities": len(self._entities),
             "grants": sum(len(e.grants) for e in self._entities.values()),
         }
 
     def grants(self) -> Iterator[tuple[str, str | None, _Grant]]:
         """Every grant with its entity id and name, in the order they were applied."""
+        self._objects()
         for entity_id, entity in self._entities.items():
             for grant in entity.grants:
                 yield entity_id, entity.name, grant
 
     def records(self) -> Iterator[RegistryRecord]:
         """The registry as records: grants grouped by entity and window, then revocations."""
+        self._objects()
         for entity_id, entity in self._entities.items():
             groups: dict[tuple, list[str]] = {}
             for grant in entity.grants:
@@ -496,7 +577,10 @@ class Registry:
     # --- compiled state ----------------------------------------------------------
 
     def to_state(self) -> RegistryState:
-        """The registry as columns, one row per grant in :meth:`grants` order, for snapshots."""
+        """The registry as columns, one row per grant in :meth:`grants` order, with its
+        compiled indexes, for snapshots."""
+        if self._pending is not None:
+            return self._pending  # loaded from a snapshot and unchanged since
         entities = []
         numbers: list[int] = []
         grants: list[_Grant] = []
@@ -537,25 +621,48 @@ class Registry:
         arrays = {name: np.fromiter(columns[name], dtype, count) for name, dtype in _COLUMNS}
         prefixes = "\n".join(grant.prefix for grant in grants)
         sets = [self._all, *(self._by_category.get(name, IPSet()) for name in self._codes)]
-        meta = {
+        header = {
             "version": self.version,
             "categories": list(self._codes),
-            "entities": entities,
-            "raw": extra,
-            "prefixes": prefixes,
+            "counts": self._counts(),
         }
-        return RegistryState(meta, arrays, [ipset.to_bytes() for ipset in sets])
+        details = {"entities": entities, "raw": extra, "prefixes": prefixes}
+        indexes = self._indexes
+        if indexes is None or self._stale_grants:
+            indexes = {version: self.compile_index(version) for version in (4, 6)}
+        sets_bytes = [ipset.to_bytes() for ipset in sets]
+        return RegistryState(header, lambda: details, arrays, sets_bytes, indexes)
 
     @classmethod
     def from_state(cls, state: RegistryState) -> Registry:
-        """The registry :meth:`to_state` described, without re-validating a single record:
-        the state is only ever written from a registry that accepted them."""
+        """The registry :meth:`to_state` described, answering from its compiled indexes at
+        once; the per-grant objects (for changes, ``explain``, records) are made from the
+        columns on first need. Nothing is validated again: the state is only ever written
+        from a registry that accepted every record."""
         registry = cls()
-        meta, arrays = state.meta, state.arrays
+        header = state.header
+        registry.version = header["version"]
+        names = header["categories"]
+        registry._codes = {name: code for code, name in enumerate(names)}
+        registry._names = list(names)
+        sets = [IPSet.from_bytes(data) for data in state.sets]
+        registry._all = sets[0]
+        registry._by_category = dict(zip(names, sets[1:], strict=True))
+        if state.indexes is not None:
+            registry._indexes = state.indexes
+            grants = sum(index.size for index in state.indexes.values() if index is not None)
+            registry._rebuild_at = max(1024, grants // 8)
+        registry._pending = state
+        return registry
+
+    def _objects(self) -> None:
+        """Make a loaded snapshot's grants into the per-grant tables, once."""
+        if self._pending is None:
+            return
+        state, self._pending = self._pending, None
+        meta, arrays = state.details(), state.arrays
+        registry, names = self, self._names
         with gc_paused():
-            registry.version = meta["version"]
-            names = meta["categories"]
-            registry._codes = {name: code for code, name in enumerate(names)}
             entities = []
             for entity_id, name, category, revocations in meta["entities"]:
                 entity = _Entity(name, category, [], {when: raw for when, raw in revocations})
@@ -616,20 +723,20 @@ class Registry:
                             touched.append(grants)
             for grants in touched:
                 grants.sort(key=_Grant.order)  # stable: the order insort gave on apply
-            sets = [IPSet.from_bytes(data) for data in state.sets]
-            registry._all = sets[0]
-            registry._by_category = dict(zip(names, sets[1:], strict=True))
-        return registry
 
 
 @dataclass(frozen=True, slots=True)
 class RegistryState:
-    """A registry as plain data: ``meta`` (entities, categories, prefixes as text, the raw
-    times that are not plain epoch floats), per-grant ``arrays`` and the bit sets' bytes."""
+    """A registry as plain data: the ``header`` (version, categories, counts), the
+    ``details`` read only when grants become objects (entities, prefixes as text, the raw
+    times that are not plain epoch floats), per-grant ``arrays``, the bit sets' bytes and
+    the compiled index of each family (None: none stored, compiled when needed)."""
 
-    meta: dict
+    header: dict
+    details: Callable[[], dict]
     arrays: dict[str, np.ndarray]
     sets: list[bytes]
+    indexes: dict[int, GrantIndex | None] | None
 
 
 _LOW64 = (1 << 64) - 1
@@ -691,24 +798,32 @@ def gc_paused() -> Iterator[None]:
 class RegistryView:
     """A time-dependent set: the addresses registered in some categories at a given time."""
 
-    __slots__ = ("_categories", "_filter", "registry")
+    __slots__ = ("_categories", "_filter", "_find4", "_find6", "_generation", "registry")
 
     def __init__(self, registry: Registry, categories: frozenset[str] | None) -> None:
         self.registry = registry
         self._categories = categories
         self._filter = registry.filter_set(categories)
+        self._generation = -1  # the registry's generation the finders were made for
 
     @property
     def categories(self) -> frozenset[str] | None:
         return self._categories
 
     def contains(self, ip: IP, ts: float) -> bool:
+        """One address at its time: two Python calls (this and the index's finder) and C."""
+        if self._generation != self.registry._generation:
+            self._refresh()
         if ip[0] == 4:
-            if not self._filter.contains_v4(ip[1]):
-                return False
-        elif not self._filter.contains_v6(ip[1]):
-            return False
-        return self.registry.find(ip, ts, self._categories) is not None
+            return self._find4(ip[1], ts) != NONE
+        return self._filter.contains_v6(ip[1]) and self._find6(ip[1], ts) != NONE
+
+    def _refresh(self) -> None:
+        """The finders for the registry as it is now (it changed since they were made)."""
+        registry = self.registry
+        mask = registry.category_mask(self._categories)
+        self._find4, self._find6 = registry.finders(mask, self._categories)
+        self._generation = registry._generation
 
     def contains_batch(self, ips: Sequence[IP] | AddressColumns, ts: Sequence[float]) -> np.ndarray:
         """Membership at each address's time, from the registry's one probe per batch."""
@@ -718,6 +833,16 @@ class RegistryView:
             return np.array([grant is not None for grant in found], dtype=bool)
         _, bits = registry.probe_batch(ips, ts)
         return (bits & np.uint64(self.registry.category_mask(self._categories))) != 0
+
+
+def _routed(fast: Finder, exact: Finder, stale: IPSet, version: int) -> Finder:
+    """A finder sending addresses under prefixes changed since the index was built to the
+    exact path."""
+
+    def find(value: int, ts: float) -> int:
+        return exact(value, ts) if (version, value) in stale else fast(value, ts)
+
+    return find
 
 
 def _parse_grant_prefix(text: str) -> tuple[Prefix, str]:

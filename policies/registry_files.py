@@ -1,7 +1,9 @@
 """Registry files: CSV (one row per prefix), JSON lines (one record per line), snapshots.
 
 Loading goes through :meth:`Registry.apply`, record by record, so a file and
-the ``registrations`` topic are validated by the same code. A bad row is a
+the ``registrations`` topic are validated by the same code; a plain CSV file
+(every row valid, no quotes) is read in bulk into the registry's columns
+instead (:mod:`~policysim.policies.registry_columns`), to the same registry. A bad row is a
 ``FILE:LINE:COLUMN: reason`` problem (the column of the field at fault where it
 can be told, else just the line) and the rest still loads; with ``strict`` the
 file is refused with every problem listed. Which one a command wants is the
@@ -24,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from policysim.policies import registry_snapshot
+from policysim.policies import registry_columns, registry_snapshot
 from policysim.policies.ipset_file import SnapshotError
 from policysim.policies.problems import Position, Problem, ProblemError, read_text, suggest
 from policysim.policies.registry import RecordError, Registry, RegistryError, RegistryRecord
@@ -71,6 +73,9 @@ def load_registry(path: str | os.PathLike[str], strict: bool = False) -> Registr
     except ProblemError as exc:
         raise RegistryError(exc.problems) from None
     if suffix == ".csv":
+        bulk = _plain_csv(text)
+        if bulk is not None:
+            return bulk
         rows = _csv_rows(name, text)
     elif suffix in JSONL_SUFFIXES:
         rows = _jsonl_rows(name, text)
@@ -109,6 +114,26 @@ def _load_snapshot(name: str) -> Registry:
             f"registry snapshot refused: {exc}; compile it again with policysim registry compile"
         )
     raise RegistryError([Problem(Position(name), message)])
+
+
+def _plain_csv(text: str) -> Registry | None:
+    """A plain CSV file read in bulk (:mod:`~policysim.policies.registry_columns`); None
+    for any other (a quote, a lone carriage return, a header with a problem, a row the record
+    path must judge), which the record path reads row by row, naming every problem."""
+    if '"' in text:
+        return None
+    lines = text.split("\n")  # where the csv module breaks lines too
+    if lines and not lines[-1]:
+        lines.pop()
+    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    if not lines or any("\r" in line for line in lines):
+        return None
+    header = [column.strip() for column in lines[0].split(",")]
+    allowed = CSV_COLUMNS + CSV_OPTIONAL
+    if any(column not in allowed for column in header) or not set(CSV_COLUMNS) <= set(header):
+        return None
+    columns = registry_columns.plain_columns(lines[1:], header)
+    return None if columns is None else registry_columns.build(columns, len(lines) - 1)
 
 
 def _csv_rows(name: str, text: str) -> Iterator[_Row | Problem]:

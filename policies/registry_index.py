@@ -1,4 +1,5 @@
-"""The registry's batch index: the IPv4 space cut where any grant starts or ends, as numpy columns.
+"""The registry's compiled index: one address space cut where any grant starts or ends, as numpy
+columns, answering batches in numpy and single addresses at C speed.
 
 A batch asks, for each address at its own event time, two things at once:
 which category answers (the first grant that holds, most specific prefix
@@ -12,6 +13,12 @@ the windows of each piece's grants are compared for all addresses at once,
 one grant deep at a time, so time costs two comparisons and no Python per
 address.
 
+One address (the per-event path) is placed in its piece by one C ``bisect`` (for
+IPv4 within a block of a small table indexed by the top bits, so the search is
+a step or two) and its piece's grants are read through ``memoryview`` s of the
+same columns: Python ints and floats at C speed, no numpy scalar per lookup.
+IPv6 has its own index, whose piece bounds are Python ints (128 bits).
+
 The index is a snapshot of the registry's grants: the registry routes
 addresses under prefixes changed since it was built to its exact path and
 rebuilds it only when those grow large, so one registration costs a bitmap
@@ -20,7 +27,8 @@ insert, not a rebuild.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -31,28 +39,74 @@ NONE = -1  # the category code of "not registered"
 MAX_PAIRS_PER_GRANT = 16
 
 Row = tuple[int, int, int, float, float, int]  # network, length, position, start, until, code
+_LOW64 = (1 << 64) - 1
+WIDTH = {4: 32, 6: 128}
+# The arrays of an index with their dtypes on disk; IPv4 ``bounds`` are int64, IPv6 ones
+# (high, low) uint64 pairs, so both fit the same 8-byte column.
+COLUMNS = ("bounds", "blocks", "counts", "first", "starts", "untils", "codes", "shape")
+DTYPES = {"blocks": "<i4", "counts": "<i4", "first": "<i8", "starts": "<f8", "untils": "<f8",
+          "codes": "i1", "shape": "<i8"}  # fmt: skip
 
 
 class GrantIndex:
-    """IPv4 grants per piece of address space, answering batches in numpy."""
+    """The grants of one address family per piece of address space (see the module docstring)."""
 
-    __slots__ = ("_bounds", "_codes", "_counts", "_first", "_starts", "_untils", "size")
+    __slots__ = (
+        "_blocks",
+        "_bounds",
+        "_codes",
+        "_counts",
+        "_first",
+        "_shift",
+        "_starts",
+        "_untils",
+        "size",
+        "version",
+    )
 
     @classmethod
-    def build(cls, rows: Sequence[Row]) -> GrantIndex | None:
-        """The index of ``rows``: every IPv4 grant as (network, prefix length, position among
-        the grants of that prefix, start, until, category code); None when the pieces would
-        repeat the grants too often (see ``MAX_PAIRS_PER_GRANT``)."""
+    def build(cls, rows: Sequence[Row], version: int = 4) -> GrantIndex | None:
+        """The index of ``rows``: every grant of the family as (network, prefix length,
+        position among the grants of that prefix, start, until, category code); None when the
+        pieces would repeat the grants too often (see ``MAX_PAIRS_PER_GRANT``)."""
         n = len(rows)
-        nets, lengths, positions = (
-            np.fromiter((r[i] for r in rows), np.int64, n) for i in range(3)
-        )
+        lengths, positions = (np.fromiter((r[i] for r in rows), np.int64, n) for i in (1, 2))
         starts, untils = (np.fromiter((r[i] for r in rows), np.float64, n) for i in (3, 4))
         codes = np.fromiter((r[5] for r in rows), np.int8, n)
-        ends = nets + np.left_shift(np.int64(1), 32 - lengths)
-        bounds = np.unique(np.concatenate([nets, ends, np.zeros(1, np.int64)]))
-        first_piece = np.searchsorted(bounds, nets)
-        spans = np.searchsorted(bounds, ends) - first_piece
+        return cls.from_grants(
+            version, [r[0] for r in rows], lengths, positions, starts, untils, codes
+        )
+
+    @classmethod
+    def from_grants(
+        cls,
+        version: int,
+        networks: list[int],
+        lengths: np.ndarray,
+        positions: np.ndarray,
+        starts: np.ndarray,
+        untils: np.ndarray,
+        codes: np.ndarray,
+    ) -> GrantIndex | None:
+        """:meth:`build` from columns (the networks as Python ints, the rest as arrays)."""
+        n = len(networks)
+        if version == 4:
+            nets = np.array(networks, np.int64)
+            ends = nets + np.left_shift(np.int64(1), 32 - lengths)
+            bounds = np.unique(np.concatenate([nets, ends, np.zeros(1, np.int64)]))
+            first_piece = np.searchsorted(bounds, nets)
+            end_piece = np.searchsorted(bounds, ends)
+        else:  # 128-bit bounds: placed by rank in Python, the pieces then as for IPv4
+            ends_list = [
+                net + (1 << (128 - length))
+                for net, length in zip(networks, lengths.tolist(), strict=True)
+            ]
+            bounds = sorted({0, *networks, *ends_list} - {1 << 128})  # 129 bits: no piece
+            rank = {bound: at for at, bound in enumerate(bounds)}
+            rank[1 << 128] = len(bounds)
+            first_piece = np.fromiter(map(rank.__getitem__, networks), np.int64, n)
+            end_piece = np.fromiter(map(rank.__getitem__, ends_list), np.int64, n)
+        spans = end_piece - first_piece
         if int(spans.sum()) > MAX_PAIRS_PER_GRANT * max(n, 1 << 16):
             return None
         grant = np.repeat(np.arange(n), spans)
@@ -62,23 +116,95 @@ class GrantIndex:
         counts = np.bincount(piece, minlength=len(bounds))
         index = cls.__new__(cls)
         index.size = n
+        index.version = version
         index._bounds = bounds
         index._counts = counts.astype(np.int32)
-        index._first = np.cumsum(counts) - counts
+        index._first = (np.cumsum(counts) - counts).astype(np.int64)
         index._starts = starts[grant]
         index._untils = untils[grant]
         index._codes = codes[grant]
+        index._shift, index._blocks = _block_table(bounds, version)
+        return index
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The index as arrays (for a snapshot); IPv6 bounds as (high, low) 64-bit pairs."""
+        bounds = self._bounds
+        if self.version == 6:
+            bounds = np.array([(b >> 64, b & _LOW64) for b in bounds], np.uint64).ravel()
+        columns = (bounds, self._blocks, self._counts, self._first, self._starts, self._untils)
+        return {
+            **dict(zip(COLUMNS, columns, strict=False)),
+            "codes": self._codes,
+            "shape": np.array([self.size, self._shift], np.int64),
+        }
+
+    @classmethod
+    def from_columns(cls, version: int, columns: dict[str, np.ndarray]) -> GrantIndex:
+        """The index :meth:`columns` gave, the arrays used as they are (no copy)."""
+        index = cls.__new__(cls)
+        index.version = version
+        index.size, index._shift = (int(x) for x in columns["shape"])
+        bounds = columns["bounds"]
+        pieces = len(bounds) // (1 if version == 4 else 2)
+        rows = len(columns["starts"])
+        if (
+            len(columns["shape"]) != 2
+            or {len(columns["counts"]), len(columns["first"])} != {pieces}
+            or {len(columns["untils"]), len(columns["codes"])} != {rows}
+            or len(columns["blocks"]) != (1 << WIDTH[version] - index._shift) + 1
+        ):
+            raise ValueError("its index columns do not fit together")
+        if version == 6:
+            highs, lows = bounds[0::2].tolist(), bounds[1::2].tolist()
+            bounds = [high << 64 | low for high, low in zip(highs, lows, strict=True)]
+        index._bounds = bounds
+        index._blocks = columns["blocks"]
+        index._counts = columns["counts"]
+        index._first = columns["first"]
+        index._starts = columns["starts"]
+        index._untils = columns["untils"]
+        index._codes = columns["codes"]
         return index
 
     def nbytes(self) -> int:
         """Bytes held by the columns (the index's whole memory, short of a few objects)."""
-        return (
-            sum(
-                a.nbytes
-                for a in (self._bounds, self._counts, self._first, self._starts, self._untils)
-            )
-            + self._codes.nbytes
+        arrays = (self._counts, self._first, self._starts, self._untils, self._codes)
+        held = sum(a.nbytes for a in arrays)
+        if self.version == 4:
+            return held + self._bounds.nbytes + self._blocks.nbytes
+        return held + sum(8 + 4 * (b.bit_length() // 30 + 1) + 28 for b in self._bounds)
+
+    def finder(
+        self, mask: int, prefilter: Callable[[int], bool] | None = None
+    ) -> Callable[[int, float], int]:
+        """The per-address path: a function giving, for one address value at a time, the
+        category code of the first grant holding it whose category's bit is in ``mask``
+        (``NONE`` if none). ``prefilter`` (a bit set's C probe) answers misses first.
+
+        The columns are read through memoryviews bound into the function: indexing one gives
+        a Python number at C speed, and no attribute is looked up per call.
+        """
+        bounds = _native(self._bounds) if self.version == 4 else self._bounds
+        blocks, counts, first, starts, untils, codes = map(
+            _native,
+            (self._blocks, self._counts, self._first, self._starts, self._untils, self._codes),
         )
+        shift = self._shift
+
+        def find(value: int, ts: float) -> int:
+            if prefilter is not None and not prefilter(value):
+                return NONE
+            block = value >> shift
+            piece = bisect_right(bounds, value, blocks[block], blocks[block + 1] + 1) - 1
+            begin = first[piece]
+            for row in range(begin, begin + counts[piece]):
+                if starts[row] <= ts < untils[row]:
+                    code = codes[row]
+                    if mask >> code & 1:
+                        return code
+            return NONE
+
+        return find
 
     def probe(self, values: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For IPv4 ``values`` at times ``ts``: (category code of the grant that answers,
@@ -95,10 +221,21 @@ class GrantIndex:
         bits[order] = sorted_bits
         return codes, bits
 
+    def probe_values(self, values: list[int], ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`probe` for IPv6 values (Python ints), each placed by a C ``bisect``."""
+        bounds = self._bounds
+        pieces = np.fromiter((bisect_right(bounds, v) - 1 for v in values), np.int64, len(values))
+        return self._probe_pieces(pieces, ts)
+
     def _probe_sorted(self, values: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        codes = np.full(len(values), NONE, dtype=np.int8)
-        bits = np.zeros(len(values), dtype=np.uint64)
         piece = np.searchsorted(self._bounds, values.astype(np.int64), side="right") - 1
+        return self._probe_pieces(piece, ts)
+
+    def _probe_pieces(self, piece: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The grants of each address's piece compared with its time, one grant deep at a time
+        for all addresses at once."""
+        codes = np.full(len(piece), NONE, dtype=np.int8)
+        bits = np.zeros(len(piece), dtype=np.uint64)
         counts = self._counts[piece]
         first = self._first[piece]
         live = np.flatnonzero(counts)
@@ -115,3 +252,21 @@ class GrantIndex:
             depth += 1
             live = live[counts[live] > depth]
         return codes, bits
+
+
+def _block_table(bounds: np.ndarray | list[int], version: int) -> tuple[int, np.ndarray]:
+    """A shift and, per block of addresses (about one bound each), the piece holding the
+    block's first address, so a lookup bisects only the few bounds inside one block. IPv6
+    has one block (a shift of 128): its bounds are Python ints, bisected whole."""
+    if version == 6:
+        return 128, np.array([0, len(bounds) - 1], np.int32)
+    bits = min(max(len(bounds).bit_length() - 1, 4), 22)
+    shift = 32 - bits
+    starts = np.arange((1 << bits) + 1, dtype=np.int64) << shift
+    return shift, (np.searchsorted(bounds, starts, side="right") - 1).astype(np.int32)
+
+
+def _native(array: np.ndarray) -> memoryview:
+    """A memoryview of a column in the native format, which indexing needs (a column read
+    from a snapshot says its byte order, and such a view cannot be indexed)."""
+    return memoryview(array).cast("B").cast(array.dtype.char)

@@ -70,9 +70,10 @@ def test_an_empty_registry_round_trips() -> None:
     assert loaded.view(None).contains(parse_ip("10.0.0.1"), 0.0) is False
 
 
-def test_a_snapshot_of_the_older_format_asks_to_compile_again(tmp_path: Path) -> None:
+@pytest.mark.parametrize("older", [1, 2])
+def test_a_snapshot_of_an_older_format_asks_to_compile_again(tmp_path: Path, older: int) -> None:
     path = tmp_path / "old.registry"
-    path.write_bytes(ipset_file.pack(registry_snapshot.KIND, 1, [b"\x80", b"\x90"]))
+    path.write_bytes(ipset_file.pack(registry_snapshot.KIND, older, [b"\x80", b"\x90"]))
     with pytest.raises(RegistryError) as caught:
         load_registry(path)
     message = str(caught.value.problems[0])
@@ -138,3 +139,21 @@ def test_bulk_loads_leave_the_garbage_collector_as_they_found_it(enabled: bool) 
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_a_loaded_snapshot_answers_before_it_makes_grant_objects() -> None:
+    """Lookups, batches and stats come from the stored indexes; the first change makes the
+    per-grant objects and is answered at once."""
+    registry = Registry()
+    registry.apply(RegistryRecord("a", "Acme", "bank", ["10.0.0.0/8", "2001:db8::/32"], 100.0))
+    registry.apply(RegistryRecord("b", None, "freelancer", ["10.1.0.0/16"], None, 200.0))
+    loaded = registry_snapshot.from_bytes(registry_snapshot.to_bytes(registry))
+    ips = [parse_ip("10.1.0.1"), parse_ip("2001:db8::1"), parse_ip("11.0.0.1")]
+    assert [loaded.category_at(ip, 150.0) for ip in ips] == ["freelancer", "bank", None]
+    assert loaded.view(["bank"]).contains_batch(ips, [250.0] * 3).tolist() == [True, True, False]
+    assert loaded.stats() == registry.stats()
+    assert loaded._pending is not None  # nothing made per grant yet
+    loaded.apply(RegistryRecord("c", None, "it_company", ["11.0.0.0/24"], 0.0))
+    assert loaded._pending is None
+    assert loaded.category_at(ips[2], 150.0) == "it_company"
+    assert loaded.view(["it_company"]).contains(ips[2], 150.0)
