@@ -210,11 +210,13 @@ class PolicyTally:
             "by_day": [_row("day", k, c) for k, c in sorted(self.by_day.items())],
             "by_category": [
                 _row("category", k, c)
-                for k, c in sorted(self.by_category.items(), key=lambda kv: -sum(kv[1]))
+                for k, c in sorted(self.by_category.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
             ],
             "rules": [
                 {"rule": rule, "decision": decision, "count": count}
-                for (rule, decision), count in sorted(self.by_rule.items(), key=lambda kv: -kv[1])
+                for (rule, decision), count in sorted(
+                    self.by_rule.items(), key=lambda kv: (-kv[1], kv[0][0] or "", kv[0][1])
+                )
             ],
             "phases": [
                 {"phase": name, "first_ts": span[0], "last_ts": span[1], "events": int(span[2])}

@@ -90,12 +90,16 @@ class ImpactTally:
         self.collateral: dict[tuple[str, str], _Cell] = {}
         self.entities_hit: dict[str, list] = {}  # entity -> [flag, block, category, {sources}]
         self.sources_hit: dict[str, list] = {}  # src -> [flag, block, entity, category, shared]
+        self.phase_start: dict[str, float] = {}  # phase -> its earliest event time
 
     def add(self, v: Verdict, truth: Truth, d: int) -> None:
         phase = v.phase or NO_PHASE
         matrix = self.quality.get(phase)
         if matrix is None:
             matrix = self.quality[phase] = [[0, 0, 0], [0, 0, 0]]
+            self.phase_start[phase] = v.ts
+        elif v.ts < self.phase_start[phase]:
+            self.phase_start[phase] = v.ts
         if should_stop(truth):
             matrix[POSITIVE][d] += 1
             if d != 2:
@@ -134,8 +138,13 @@ class ImpactTally:
             source[at] += 1
             source[4] = max(source[4], truth.shared_by or 1)
 
+    def _by_time(self, phases: dict[str, object]) -> list[tuple[str, object]]:
+        """``phases`` items in the order of their earliest event: the same however verdicts
+        arrive (a stream interleaves partitions; the offline engine does not)."""
+        return sorted(phases.items(), key=lambda kv: (self.phase_start[kv[0]], kv[0]))
+
     def quality_result(self) -> dict:
-        """Each view's figures overall and per phase (phases in the order they first appear)."""
+        """Each view's figures overall and per phase (phases in the order of their first event)."""
         total = [[0, 0, 0], [0, 0, 0]]
         for matrix in self.quality.values():
             for row in (POSITIVE, LEGITIMATE):
@@ -155,7 +164,7 @@ class ImpactTally:
                     ),
                     "views": {view: view_figures(matrix, view) for view in VIEWS},
                 }
-                for phase, matrix in self.quality.items()
+                for phase, matrix in self._by_time(self.quality)
             ],
         }
 
@@ -193,14 +202,13 @@ class ImpactTally:
             keys += [(cause, rule) for rule in rules] or [(cause, None)]
         return keys
 
-    @staticmethod
-    def _cause_row(head: dict, by_phase: dict[str, _Cell], views, decisions_of) -> dict:
+    def _cause_row(self, head: dict, by_phase: dict[str, _Cell], views, decisions_of) -> dict:
         row = dict(head)
         for view in views:
             row[view] = _view(by_phase.values(), decisions_of(view))
         row["by_phase"] = [
             {"phase": phase, **{view: _view([cell], decisions_of(view)) for view in views}}
-            for phase, cell in by_phase.items()
+            for phase, cell in self._by_time(by_phase)
         ]
         return row
 

@@ -7,6 +7,7 @@ shares no code with policysim.report.causes, so a slip in either shows.
 from __future__ import annotations
 
 import json
+import random
 from collections import defaultdict
 from pathlib import Path
 
@@ -267,3 +268,16 @@ def test_miss_causes(truth: Truth, verdict: Verdict, cause: str) -> None:
 def test_collateral_causes(truth: Truth, verdict: Verdict, cause: str) -> None:
     assert truth.legitimate()
     assert collateral_cause(truth, verdict) == cause
+
+
+def test_the_report_does_not_depend_on_the_order_verdicts_arrive(
+    verdict_file: Path, report: dict, tmp_path: Path
+) -> None:
+    """A stream interleaves partitions, the offline engine goes in event order: same report."""
+    lines = verdict_file.read_bytes().splitlines(keepends=True)
+    random.Random(3).shuffle(lines)
+    shuffled = tmp_path / "shuffled.jsonl"
+    shuffled.write_bytes(b"".join(lines))
+    again = report_from_file(shuffled, list(POLICIES), TIMEZONE)
+    for key in ("totals", "headline", "policies", "diffs"):
+        assert json.dumps(again[key]) == json.dumps(report[key]), key
