@@ -103,8 +103,10 @@ def _print_table(doc: dict) -> None:
 
     data = table(doc)
     shown = Table(title=data.title, title_justify="left", caption=data.note, caption_justify="left")
+    policy = len(doc["parameters"])  # the column after the varied values, kept whole
     for i, header in enumerate(data.headers):
-        shown.add_column(header, justify="right" if i in data.numeric else "left", overflow="fold")
+        justify = "right" if i in data.numeric else "left"
+        shown.add_column(header, justify=justify, overflow="fold", no_wrap=i == policy)
     for row in data.rows:
         shown.add_row(*row)
     Console().print(shown)

@@ -100,6 +100,18 @@ def shown(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def short_names(paths: Sequence[str]) -> list[str]:
+    """Each dotted path by its shortest tail no other path ends with (``household.vpn_share``)."""
+    names = []
+    for path in paths:
+        keys = path.split(".")
+        tails = (".".join(keys[-n:]) for n in range(1, len(keys) + 1))
+        names.append(
+            next(t for t in tails if sum(p == t or p.endswith("." + t) for p in paths) == 1)
+        )
+    return names
+
+
 def table(doc: dict) -> Table:
     """One row per point and policy: the varied values, recall and collateral."""
     paths = [p["path"] for p in doc["parameters"]]
@@ -113,27 +125,25 @@ def table(doc: dict) -> Table:
                     outcome["name"],
                     tables.pct(outcome["recall_block"]),
                     tables.pct(outcome["recall_flag_or_block"]),
-                    f"{tables.num(outcome['collateral_blocked'])}"
-                    f" ({tables.pct(outcome['collateral_blocked_share'])})",
-                    f"{tables.num(outcome['collateral_flagged'])}"
-                    f" ({tables.pct(outcome['collateral_flagged_share'])})",
+                    tables.num(outcome["collateral_blocked"]),
+                    tables.num(outcome["collateral_flagged"]),
                 ]
             )
     headers = [
-        *paths,
+        *short_names(paths),
         "policy",
-        "recall block",
-        "recall flag|block",
-        "collateral blocked",
-        "collateral flagged",
+        "recall: block",
+        "recall: flag or block",
+        "legitimate blocked",
+        "legitimate flagged",
     ]
     return Table(
         "Recall and collateral at each point",
         headers,
         rows,
         note="Recall: illegitimate VPN events blocked (or flagged or blocked) out of all"
-        " illegitimate VPN events. Collateral: legitimate events blocked, and flagged (share of"
-        " all legitimate events).",
+        " illegitimate VPN events. Collateral: legitimate events blocked, and flagged"
+        " (as shares of all legitimate events in sweep.json).",
         numeric=set(range(len(paths) + 1, len(headers))),
     )
 
