@@ -30,18 +30,24 @@ from policysim.app.loading import load_policies
 from policysim.app.outputs import output_folder
 from policysim.app.progress import event_progress
 from policysim.app.run import default_out
-from policysim.app.variants import Parameter, Point, grid, parse_vary, variant_texts
+from policysim.app.variants import Parameter, Point, grid, parse_vary, variants
 from policysim.base.settings import Settings
 from policysim.policies.engine import Engine
 from policysim.policies.examples import example_paths
 from policysim.policies.guarded import evaluate_guarded
+from policysim.policies.language import Policy
 from policysim.policies.model import Event, Rejection, set_time_window
 from policysim.report import inputs as describe
 from policysim.report.sweep import PointTally, write_sweep
 from policysim.simulators.generator import generate_events
 from policysim.simulators.population import build_population
 from policysim.simulators.registrations import build_registry
-from policysim.simulators.scenario import ScenarioError, load_scenario, resolve_scenario_path
+from policysim.simulators.scenario import (
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    resolve_scenario_path,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,6 +58,7 @@ class PointJob:
     """One point's work, as sent to a worker process."""
 
     index: int
+    scenario: Scenario  # loaded and checked once, before any point runs
     scenario_file: str
     policy_paths: tuple[str, ...]
     count: int
@@ -88,36 +95,38 @@ def run_sweep(
     bundled examples, ``count`` and ``seed`` to the ``run_events`` and
     ``run_seed`` settings, ``out`` to ``<report_dir>/<scenario>-sweep-<time>``.
     At most ``jobs`` points run at once. Raises :class:`AppError` (exit 2)
-    for inputs that cannot be used, before any point starts.
+    for inputs that cannot be used, before any point starts. The seconds
+    taken count from the call, the checks included.
     """
+    started = time.perf_counter()
     if out is not None:
         output_folder(out, create=False)
-    parameters = [parse_vary(v) for v in varies]
-    points = grid(parameters)
-    try:
-        base = load_scenario(resolve_scenario_path(scenario))
-    except ScenarioError as exc:
-        raise BadInput(str(exc)) from exc
-    texts = variant_texts(Path(base.path), parameters, points)
-    policies = load_policies(policy_paths or example_paths())
     count = settings.run_events if count is None else count
     seed = settings.run_seed if seed is None else seed
     if count < 1:
         raise BadInput(f"--count {count}: give at least one event")
     if jobs < 1:
         raise BadInput(f"--jobs {jobs}: give at least one process")
+    parameters = [parse_vary(v) for v in varies]
+    points = grid(parameters)
+    try:
+        base = load_scenario(resolve_scenario_path(scenario))
+    except ScenarioError as exc:
+        raise BadInput(str(exc)) from exc
+    found = variants(Path(base.path), parameters, points)
+    policies = load_policies(policy_paths or example_paths())
+    paths = tuple(str(p.path) for p in policies)
     folder = output_folder(
         out if out is not None else default_out(settings, f"{base.scenario}-sweep")
     )
     (folder / "scenarios").mkdir(exist_ok=True)
     jobs_list = []
-    for index, text in enumerate(texts, 1):
+    for index, variant in enumerate(found, 1):
         file = folder / "scenarios" / f"point-{index:02d}.yaml"
-        file.write_text(text, encoding="utf-8")
-        paths = tuple(str(p.path) for p in policies)
-        jobs_list.append(PointJob(index, str(file), paths, count, seed, settings))
+        file.write_text(variant.text, encoding="utf-8")
+        variant.scenario.path = str(file)  # it was checked in a scratch copy of this text
+        jobs_list.append(PointJob(index, variant.scenario, str(file), paths, count, seed, settings))
     processes = min(jobs, len(jobs_list))
-    started = time.perf_counter()
     with event_progress(console, disable=console is None, remaining=True) as bar:
         task = bar.add_task("sweeping", total=count * len(jobs_list))
         done = [0] * (len(jobs_list) + 1)
@@ -141,7 +150,7 @@ def run_point(job: PointJob, reached: Callable[[int, int], None]) -> dict:
     back: a third of the time, and the same numbers.
     """
     try:
-        population = build_population(load_scenario(job.scenario_file), job.seed, job.settings)
+        population = build_population(job.scenario, job.seed, job.settings)
     except ScenarioError as exc:
         raise BadInput(str(exc)) from None
     engine = Engine(load_policies(job.policy_paths), build_registry(population))
@@ -232,10 +241,10 @@ def _drain(progress: Any, reached: Callable[[int, int], None]) -> None:
 
 
 def _document(
-    base: Any,
+    base: Scenario,
     parameters: list[Parameter],
     points: list[Point],
-    policies: list[Any],
+    policies: list[Policy],
     jobs: list[PointJob],
     outcomes: dict[int, dict],
     folder: Path,

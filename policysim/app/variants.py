@@ -31,7 +31,7 @@ from policysim.app.errors import BadInput
 from policysim.policies.problems import ProblemError, read_text, suggest
 from policysim.policies.yamldoc import Key, kind, load_yaml, plain
 from policysim.report.sweep import shown
-from policysim.simulators.scenario import ScenarioError, load_scenario
+from policysim.simulators.scenario import Scenario, ScenarioError, load_scenario
 
 
 @dataclass(frozen=True)
@@ -78,28 +78,45 @@ def grid(parameters: Sequence[Parameter]) -> list[Point]:
     twice = sorted({p for p in paths if paths.count(p) > 1})
     if twice:
         raise BadInput(f"--vary {twice[0]} is given twice; give all its values in one --vary")
+    for outer in paths:
+        inner = next((p for p in paths if p.startswith(outer + ".")), None)
+        if inner:
+            raise BadInput(f"--vary {outer} holds --vary {inner}: vary one or the other")
     return list(itertools.product(*(p.values for p in parameters)))
 
 
-def variant_texts(
-    path: Path, parameters: Sequence[Parameter], points: Sequence[Point]
-) -> list[str]:
-    """The text of the scenario file at ``path`` at each point, each checked as a scenario.
+@dataclass(frozen=True)
+class Variant:
+    """One point's scenario: the file's text, and the scenario it loads as."""
+
+    text: str
+    scenario: Scenario
+
+
+def variants(path: Path, parameters: Sequence[Parameter], points: Sequence[Point]) -> list[Variant]:
+    """The scenario file at ``path`` at each point, each checked as a scenario file.
 
     The file itself has been loaded (its own problems are refused at their
     ``FILE:LINE:COLUMN``); a path that leads nowhere in it, or a value the
     checks refuse, is a :class:`BadInput` naming the ``--vary`` at fault.
+    The file is parsed once: every point sets every parameter, so each point
+    overwrites the values of the one before.
     """
     text = read_text(path)
-    for parameter in parameters:
-        _place(load_yaml(text, str(path)), parameter.keys)
-    texts = [_varied(text, str(path), parameters, point) for point in points]
+    doc = load_yaml(text, str(path))
+    places = [_place(doc, p.keys) for p in parameters]
+    found = []
     with tempfile.TemporaryDirectory(prefix="policysim-sweep-") as folder:
         scratch = Path(folder) / path.name
-        for point, varied in zip(points, texts, strict=True):
-            if _problems(scratch, varied):
-                raise BadInput(_blame(text, str(path), parameters, point, scratch))
-    return texts
+        for point in points:
+            for (container, key), value in zip(places, point, strict=True):
+                container[key] = value
+            varied = _dump(doc)
+            try:
+                found.append(Variant(varied, _load(scratch, varied)))
+            except ScenarioError:
+                raise BadInput(_blame(text, parameters, point, scratch)) from None
+    return found
 
 
 def _place(doc: Any, keys: tuple[str, ...]) -> tuple[CommentedMap | CommentedSeq, Key]:
@@ -138,11 +155,7 @@ def _no_way(keys: tuple[str, ...], why: str) -> BadInput:
     return BadInput(f"--vary {'.'.join(keys)}: {why}".rstrip())
 
 
-def _varied(text: str, file: str, parameters: Sequence[Parameter], point: Point) -> str:
-    doc = load_yaml(text, file)
-    for parameter, value in zip(parameters, point, strict=True):
-        container, key = _place(doc, parameter.keys)
-        container[key] = value
+def _dump(doc: Any) -> str:
     yaml = YAML(typ="rt")
     yaml.width = 4096  # keep every line a line: no re-wrapping of long lists
     out = io.StringIO()
@@ -150,24 +163,30 @@ def _varied(text: str, file: str, parameters: Sequence[Parameter], point: Point)
     return out.getvalue()
 
 
-def _problems(file: Path, text: str) -> list[str]:
-    """The messages that the scenario checks give for ``text`` (none: it loads)."""
+def _load(file: Path, text: str) -> Scenario:
     file.write_text(text, encoding="utf-8")
+    return load_scenario(file)
+
+
+def _problems(file: Path, text: str, parameters: Sequence[Parameter], point: Point) -> list[str]:
+    """What the scenario checks say of ``text`` with ``point``'s values (nothing: it loads)."""
+    doc = load_yaml(text, str(file))
+    for parameter, value in zip(parameters, point, strict=True):
+        container, key = _place(doc, parameter.keys)
+        container[key] = value
     try:
-        load_scenario(file)
+        _load(file, _dump(doc))
     except ScenarioError as exc:
         return [p.message for p in exc.problems]
     return []
 
 
-def _blame(
-    text: str, file: str, parameters: Sequence[Parameter], point: Point, scratch: Path
-) -> str:
+def _blame(text: str, parameters: Sequence[Parameter], point: Point, scratch: Path) -> str:
     """One sentence naming the value at fault: alone if it fails alone, else the combination."""
     for parameter, value in zip(parameters, point, strict=True):
-        alone = _problems(scratch, _varied(text, file, [parameter], (value,)))
+        alone = _problems(scratch, text, [parameter], (value,))
         if alone:
             return f"--vary {parameter.path}={shown(value)}: {'; '.join(alone)}"
-    together = _problems(scratch, _varied(text, file, parameters, point))
+    together = _problems(scratch, text, parameters, point)
     values = ", ".join(f"{p.path}={shown(v)}" for p, v in zip(parameters, point, strict=True))
     return f"--vary values {values} together: {'; '.join(together)}"

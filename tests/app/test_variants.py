@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from policysim.app.errors import BadInput
-from policysim.app.variants import Parameter, grid, parse_vary, variant_texts
+from policysim.app.variants import Parameter, Variant, grid, parse_vary, variants
 from policysim.simulators.scenario import SCENARIO_DIR, load_scenario
 
 SMALL = SCENARIO_DIR / "small-isp.yaml"
@@ -55,9 +56,9 @@ def test_a_parameter_given_twice_is_refused() -> None:
         grid(twice)
 
 
-def _variants(*specs: str) -> list[str]:
+def _variants(*specs: str) -> list[Variant]:
     parameters = [parse_vary(s) for s in specs]
-    return variant_texts(SMALL, parameters, grid(parameters))
+    return variants(SMALL, parameters, grid(parameters))
 
 
 @pytest.mark.parametrize(
@@ -119,16 +120,30 @@ def test_values_that_fail_only_together_are_named_together() -> None:
 
 
 def test_a_variant_is_the_file_with_only_its_values_changed(tmp_path: Path) -> None:
-    texts = _variants("groups.household.vpn_share=0.02,0.3", "groups.household.ipv6_share=0.5")
-    assert len(texts) == 2
-    for text, share in zip(texts, (0.02, 0.3), strict=True):
+    found = _variants("groups.household.vpn_share=0.02,0.3", "groups.household.ipv6_share=0.5")
+    assert len(found) == 2
+    base = load_scenario(SMALL)
+    for variant, share in zip(found, (0.02, 0.3), strict=True):
         file = tmp_path / "variant.yaml"
-        file.write_text(text)
-        varied, base = load_scenario(file), load_scenario(SMALL)
+        file.write_text(variant.text)
+        reloaded = load_scenario(file)
+        reloaded.path = variant.scenario.path
+        assert reloaded == variant.scenario, "the scenario is what its text loads as"
+        varied = variant.scenario
         assert varied.groups["household"].vpn_share == share
         assert varied.groups["household"].ipv6_share == 0.5  # a key the file left at its default
-        varied.groups["household"] = base.groups["household"]
-        assert (varied.path, varied.sha256) != (base.path, base.sha256)
-        varied.path, varied.sha256 = base.path, base.sha256
-        assert varied == base
-    assert "# A small, self-contained scenario" in texts[0], "comments are kept"
+        assert varied.sha256 != base.sha256
+        unvaried = msgspec.structs.replace(
+            varied, groups={**varied.groups, "household": base.groups["household"]}
+        )
+        assert msgspec.structs.replace(unvaried, path=base.path, sha256=base.sha256) == base
+    assert "# A small, self-contained scenario" in found[0].text, "comments are kept"
+
+
+def test_overlapping_paths_are_refused() -> None:
+    overlapping = [parse_vary("groups.household.activity=1"), parse_vary("groups.household=x")]
+    with pytest.raises(BadInput) as refused:
+        grid(overlapping)
+    assert str(refused.value) == (
+        "--vary groups.household holds --vary groups.household.activity: vary one or the other"
+    )
