@@ -59,7 +59,7 @@ def parse_vary(spec: str) -> Parameter:
     if any(not key for key in path.split(".")):
         raise BadInput(f"--vary {spec}: {path!r} has an empty key; give keys joined by dots")
     texts = [t.strip() for t in text.split(",")]
-    if not any(texts) or not all(texts):
+    if not all(texts):
         raise BadInput(f"--vary {path}={text}: give one or more values, separated by commas")
     values = []
     for value_text in texts:
