@@ -104,14 +104,13 @@ def variants(path: Path, parameters: Sequence[Parameter], points: Sequence[Point
     """
     text = read_text(path)
     doc = load_yaml(text, str(path))
-    places = [_place(doc, p.keys) for p in parameters]
+    for parameter in parameters:
+        _place(doc, parameter.keys)  # every way checked before any value is
     found = []
     with tempfile.TemporaryDirectory(prefix="policysim-sweep-") as folder:
         scratch = Path(folder) / path.name
         for point in points:
-            for (container, key), value in zip(places, point, strict=True):
-                container[key] = value
-            varied = _dump(doc)
+            varied = _with(doc, parameters, point)
             try:
                 found.append(Variant(varied, _load(scratch, varied)))
             except ScenarioError:
@@ -155,7 +154,11 @@ def _no_way(keys: tuple[str, ...], why: str) -> BadInput:
     return BadInput(f"--vary {'.'.join(keys)}: {why}".rstrip())
 
 
-def _dump(doc: Any) -> str:
+def _with(doc: Any, parameters: Sequence[Parameter], point: Point) -> str:
+    """The text of ``doc`` with ``point``'s values set in it (``doc`` keeps them)."""
+    for parameter, value in zip(parameters, point, strict=True):
+        container, key = _place(doc, parameter.keys)
+        container[key] = value
     yaml = YAML(typ="rt")
     yaml.width = 4096  # keep every line a line: no re-wrapping of long lists
     out = io.StringIO()
@@ -170,12 +173,8 @@ def _load(file: Path, text: str) -> Scenario:
 
 def _problems(file: Path, text: str, parameters: Sequence[Parameter], point: Point) -> list[str]:
     """What the scenario checks say of ``text`` with ``point``'s values (nothing: it loads)."""
-    doc = load_yaml(text, str(file))
-    for parameter, value in zip(parameters, point, strict=True):
-        container, key = _place(doc, parameter.keys)
-        container[key] = value
     try:
-        _load(file, _dump(doc))
+        _load(file, _with(load_yaml(text, str(file)), parameters, point))
     except ScenarioError as exc:
         return [p.message for p in exc.problems]
     return []
