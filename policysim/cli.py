@@ -27,6 +27,7 @@ from policysim.base.settings import SettingsError, load_settings
 
 COMMAND_MODULES = (
     "policysim.commands.run",
+    "policysim.commands.sweep",
     "policysim.commands.up",
     "policysim.commands.simulate",
     "policysim.commands.replay",

@@ -139,10 +139,3 @@ def test_registry_jsonl_and_registrations_file(tmp_path: Path) -> None:
     assert len(regs.read_text().splitlines()) == len(
         registry_records(build_population(load_scenario("small-isp"), 1, Settings()))
     )
-
-
-def test_fallback_address_space_without_shared_data(tmp_path: Path) -> None:
-    settings = Settings(data_dir=str(tmp_path / "nowhere"))
-    population = build_population(load_scenario("pta-deadline"), 1, settings)
-    assert population.origins == {"subscriber_space": "fallback", "vpn_endpoints": "fallback"}
-    assert len(_events(population, 2000)) == 2000
