@@ -22,10 +22,32 @@ if TYPE_CHECKING:
     from policysim.streams.broker import Broker
 
 ENGINES = ("tansu", "apache")
+ENGINE_TITLES = {"tansu": "the embedded broker", "apache": "Apache Kafka from make kafka's jars"}
+AUTO = "auto"
+
+
+def pick_engine(engine: str, long_runs: bool = False) -> str:
+    """The engine ``auto`` (the broker_engine setting's default) stands for; others as given.
+
+    The embedded broker keeps every record in memory and its fetches slow down as
+    topics grow (docs/benchmarks.md, the soak), so for long runs ``auto`` takes
+    Apache Kafka wherever ``make kafka`` has fetched the jars and a JDK runs;
+    otherwise, and for every short run, the embedded tansu, which needs nothing
+    but Python.
+    """
+    if engine != AUTO:
+        return engine
+    if long_runs:
+        from policysim.streams.kafka.cluster import unavailable_reason
+
+        if not unavailable_reason():
+            return "apache"
+    return "tansu"
 
 
 def check_engine(engine: str, nodes: int = 1) -> None:
     """BadInput (exit 2) unless ``engine`` can start ``nodes`` nodes here; says what to run."""
+    engine = pick_engine(engine)
     if engine not in ENGINES:
         raise BadInput(f"broker engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if nodes < 1:
@@ -42,6 +64,7 @@ def check_engine(engine: str, nodes: int = 1) -> None:
 
 def embedded_broker(engine: str, log_path: Path | None, nodes: int = 1, port: int = 0) -> Broker:
     """A broker of ``engine``, not started yet (BadInput when it cannot run here)."""
+    engine = pick_engine(engine)
     check_engine(engine, nodes)
     if engine == "apache":
         from policysim.streams.kafka.cluster import ApacheKafka

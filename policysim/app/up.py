@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from policysim.app.broker import check_engine
+from policysim.app.broker import ENGINE_TITLES, check_engine, pick_engine
 from policysim.app.errors import BadInput, RunFailed
 from policysim.app.outputs import output_folder
 from policysim.app.progress import event_progress
@@ -157,13 +157,17 @@ def up(
         raise BadInput(f"--batch {request.batch}: at least 1 event per message")
     scenario = load_checked_scenario(request.scenario)
     paths = _policy_paths(request)
+    chosen = False  # whether auto picked the engine, which the user is then told
     if settings.bootstrap:  # a cluster named: is it there, before anything is built or written?
         try:
             wait_for_broker(settings)
         except (KafkaConfigError, BrokerUnreachable) as exc:
             raise BadInput(str(exc)) from exc
     else:
-        check_engine(settings.broker_engine)
+        engine = pick_engine(settings.broker_engine, long_runs=True)
+        check_engine(engine)
+        chosen = engine != settings.broker_engine
+        settings = settings.replace(broker_engine=engine)
     if request.out:
         workdir = output_folder(request.out, "--out")
     else:
@@ -176,6 +180,9 @@ def up(
             raise BadInput(str(exc)) from exc
         registry_path = workdir / "registry.csv"
         write_registry(population, registry_path)
+    if not settings.bootstrap and chosen:
+        say(f"up: starting {ENGINE_TITLES[settings.broker_engine]}: it holds up in long runs"
+            " (--engine tansu for the embedded broker)")  # fmt: skip
     for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored
         signal.signal(signum, signal.default_int_handler)
     try:

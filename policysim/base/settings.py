@@ -39,8 +39,11 @@ class Settings:
         default="", metadata={"help": "Kafka bootstrap HOST:PORT; empty starts the embedded broker"}
     )
     broker_engine: str = field(
-        default="tansu",
-        metadata={"help": "broker started when bootstrap is empty: tansu (in memory) or apache"},
+        default="auto",
+        metadata={
+            "help": "broker started when bootstrap is empty: tansu (in memory), apache, or auto"
+            " (up: apache where make kafka has fetched its jars, else tansu; others: tansu)"
+        },
     )
     security_protocol: str = field(
         default="PLAINTEXT", metadata={"help": "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"}

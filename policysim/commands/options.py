@@ -61,7 +61,7 @@ def add_engine(parser: argparse.ArgumentParser) -> None:
         choices=ENGINE_NAMES,
         help="the broker to start where no Kafka is named: tansu (embedded, in memory) or"
         " apache (Apache Kafka from `make kafka`, needs a JDK 17+) (default: the"
-        " broker_engine setting, tansu)",
+        " broker_engine setting, auto: tansu, and for up apache where its jars are here)",
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 from policysim.base.settings import Settings
 from policysim.cli import main
 from policysim.streams.broker import free_port
+from policysim.streams.kafka.cluster import unavailable_reason
 
 
 @pytest.mark.kafka
@@ -72,3 +73,17 @@ def test_up_lists_every_problem_of_a_bad_policy(
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith(f"{missing}:")
     assert err[-1] == "policysim up: 1 of the policies did not load"
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_up_without_an_engine_starts_apache_kafka_where_it_can(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if unavailable_reason():
+        pytest.skip(unavailable_reason())
+    args = ["up", "small-isp", "--count", "200", "--exit", "--format", "json", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path), "--metrics-port", str(free_port())]) == 0
+    captured = capsys.readouterr()
+    assert "up: starting Apache Kafka from make kafka's jars" in captured.err
+    assert json.loads(captured.out)["events_evaluated"] == 200
