@@ -9,6 +9,7 @@ import pytest
 
 from policysim.base.settings import Settings
 from policysim.cli import main
+from policysim.policies.examples import DEFAULT_POLICIES
 
 EVENTS = 4000
 
@@ -30,5 +31,5 @@ def test_streamed_verdicts_are_the_offline_ones(
     monkeypatch.setenv("POLICYSIM_CONSUMER_GROUP", kafka_settings.consumer_group)
     offline = _verdicts(tmp_path / "offline", "--offline")
     streamed = _verdicts(tmp_path / "kafka")
-    assert len(offline) == 3 * EVENTS
+    assert len(offline) == len(DEFAULT_POLICIES) * EVENTS
     assert streamed == offline
