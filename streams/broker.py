@@ -111,6 +111,10 @@ class Broker(Protocol):
     def running(self) -> bool:
         """Whether the broker's processes are alive."""
 
+    @property
+    def pids(self) -> list[int]:
+        """The process ids of its live processes, for resource sampling."""
+
     def start(self) -> Broker:
         """Start and return once it answers Kafka requests (BrokerError otherwise)."""
 
@@ -163,6 +167,10 @@ class EmbeddedBroker:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    @property
+    def pids(self) -> list[int]:
+        return [self._process.pid] if self.running and self._process else []
 
     def start(self) -> EmbeddedBroker:
         """Spawn the broker and return once it answers Kafka requests."""

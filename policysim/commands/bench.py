@@ -180,14 +180,61 @@ def _pipeline(bench_sub: argparse._SubParsersAction) -> None:
     )
 
 
+def _soak(bench_sub: argparse._SubParsersAction) -> None:
+    parser = _add(
+        bench_sub,
+        "soak",
+        help="a long run at a steady rate on each engine, sampled every window",
+        description="Offer --rate-per-second events/s for --duration-seconds through a private "
+        "broker of each --engine in turn and one worker; every --sample-seconds print the "
+        "end-to-end p50/p99 of the verdicts that arrived, and the CPU and resident memory of the "
+        "broker and the worker. The verdict compares the p99 of the last five windows with the "
+        "first five, and the broker's memory at the end with its memory after five windows.",
+    )
+    parser.add_argument(
+        "--engine",
+        default="tansu,apache",
+        metavar="ENGINE,ENGINE",
+        help="broker engines, soaked one after the other (default: tansu,apache)",
+    )
+    parser.add_argument(
+        "--rate-per-second",
+        type=float,
+        default=2500.0,
+        help="events per second offered (default: 2500)",
+    )
+    parser.add_argument(
+        "--duration-seconds",
+        type=float,
+        default=1800.0,
+        help="length of each engine's run (default: 1800)",
+    )
+    parser.add_argument(
+        "--sample-seconds", type=float, default=60.0, help="sample window (default: 60)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=100, help="events per message, envelope (default: 100)"
+    )
+    parser.add_argument(
+        "--policies",
+        type=int,
+        choices=PIPELINE_POLICY_SETS,
+        default=3,
+        help="example policies evaluated (default: 3)",
+    )
+    parser.add_argument(
+        "--scenario", default="pta-deadline", help="scenario of the events (default: pta-deadline)"
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``bench`` and, under it, every benchmark."""
     parser = sub.add_parser(
         "bench",
-        help="benchmarks that print figures (lookups, engine, produce, pipeline)",
+        help="benchmarks that print figures (lookups, engine, produce, pipeline, soak)",
         description="Benchmarks. Each prints a table, or JSON with --format json; none asserts "
         "timings.",
     )
     bench_sub = parser.add_subparsers(dest="bench", metavar="BENCHMARK", required=True)
-    for add in (_pipeline, _engine, _lookups, _produce):
+    for add in (_pipeline, _soak, _engine, _lookups, _produce):
         add(bench_sub)

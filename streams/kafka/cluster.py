@@ -142,6 +142,10 @@ class ApacheKafka:
     def running(self) -> bool:
         return any(p is not None and p.poll() is None for p in self._processes)
 
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self._processes if p is not None and p.poll() is None]
+
     def node_log(self, node_id: int) -> Path:
         """Where node ``node_id`` (1-based) writes its output."""
         if node_id == 1:
