@@ -13,6 +13,7 @@ from policysim.app.errors import BadInput
 from policysim.app.run import run_scenario
 from policysim.app.sweep import run_sweep
 from policysim.base.settings import Settings
+from policysim.policies.examples import DEFAULT_POLICIES
 from policysim.policies.model import Verdict
 
 EVENTS = 3000
@@ -35,9 +36,7 @@ def test_the_grid_is_run_in_order_and_written(in_one_process) -> None:
     ]
     assert doc["parameters"][0] == {"path": "groups.household.vpn_share", "values": [0.01, 0.3]}
     assert [p["name"] for p in doc["sweep"]["policies"]] == [
-        "pta-vpn-2024",
-        "pta-vpn-strict",
-        "pta-vpn-lenient",
+        Path(name).stem for name in DEFAULT_POLICIES
     ]
     for point in doc["points"]:
         assert point["events"] == EVENTS and point["rejected"] == 0
