@@ -161,6 +161,9 @@ def test_worker_reads_the_new_topics_whole_after_a_broker_restart(
             worker.wait_for(
                 lambda m: sample_sum(m, "policysim_worker_ready") == 1, 60, "ready again"
             )
+            worker.wait_for(
+                lambda m: sample_sum(m, "policysim_events_total") >= 2500, 60, "done with new"
+            )
             verdicts = read_items(settings, settings.topic_verdicts, until_idle=5.0)
             decided = {v["id"] for v in verdicts}
             assert decided == {f"new-{i}" for i in range(500)}
