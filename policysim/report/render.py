@@ -145,6 +145,11 @@ def html_page(report: dict, charts: dict[str, str]) -> str:
             else:
                 body.append(_html_table(part))
         body.append("</section>")
+    return page_html(title, body)
+
+
+def page_html(title: str, body: list[str]) -> str:
+    """A self-contained HTML page in the report's style, with ``body`` one part a line."""
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

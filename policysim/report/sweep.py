@@ -25,7 +25,7 @@ from policysim.base.vocabulary import DECISIONS
 from policysim.policies.model import Verdict
 from policysim.report import tables
 from policysim.report.charts import _policy_color, _svg
-from policysim.report.render import _STYLE, _html_table
+from policysim.report.render import _html_table, page_html
 from policysim.report.tables import Table
 
 LEGITIMATE, ILLEGITIMATE = "legitimate", "illegitimate_vpn"
@@ -221,13 +221,7 @@ def html_page(doc: dict) -> str:
         )
     body.append(_html_table(table(doc)))
     body.append(_html_table(_inputs(doc)))
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{title}</title><style>{_STYLE}</style></head><body>\n"
-        + "\n".join(body)
-        + "\n</body></html>\n"
-    )
+    return page_html(title, body)
 
 
 def _inputs(doc: dict) -> Table:
