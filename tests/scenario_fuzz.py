@@ -12,6 +12,22 @@ from policysim.simulators.scenario import ScenarioError, load_scenario
 _YAML = YAML(typ="rt")
 
 
+def key_paths(text: str) -> list[tuple]:
+    """Every key path of the YAML document ``text`` (dict keys and list indexes), for edits."""
+    return _paths(_YAML.load(text))
+
+
+def _paths(node: object, path: tuple = ()) -> list[tuple]:
+    found = [path] if path else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _paths(value, (*path, i))
+    return found
+
+
 def load_edited(text: str, edits: list, folder: Path) -> None:
     """Apply ``edits`` ((key path, value) pairs; a path that does not fit is skipped) to the
     scenario ``text`` and load it: it loads, or every problem names the file and a line."""

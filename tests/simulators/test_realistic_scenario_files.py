@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ruamel.yaml import YAML
-from scenario_fuzz import load_edited
+from scenario_fuzz import key_paths, load_edited
 
 from policysim.simulators.scenario import SCENARIO_DIR, ScenarioError, load_scenario
 
@@ -136,18 +135,7 @@ def test_shares_delays_times_and_needs_are_checked(tmp_path: Path) -> None:
 _VALUES = st.sampled_from([None, "x", -1, 0, 1.5, True, [], {}, ["x"], {"a": 1}, "2024-01-01"])
 
 
-def _paths(node: object, path: tuple = ()) -> list[tuple]:
-    found = [path] if path else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, (*path, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            found += _paths(value, (*path, i))
-    return found
-
-
-_PATHS = _paths(YAML(typ="rt").load(GOOD))
+_PATHS = key_paths(GOOD)
 
 
 @settings(
