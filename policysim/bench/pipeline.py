@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,7 @@ async def _observe(settings: Settings, enforced: str, seen: Observed, stop: asyn
         await consumer.stop()
 
 
-def _percentiles(values: np.ndarray, weights: np.ndarray) -> dict[str, float]:
+def percentiles(values: np.ndarray, weights: np.ndarray) -> dict[str, float]:
     if not len(values):
         return {}
     order = np.argsort(values)
@@ -133,23 +133,29 @@ async def _sample_lag(workers: list[WorkerProcess], out: list, start: float, sto
             await asyncio.wait_for(stop.wait(), 1.0)
 
 
-async def _live(
-    settings: Settings, workers: list[WorkerProcess], enforced: str, items, rate: float,
-    batch: int, expected: int,
-) -> tuple[Any, Observed, list]:  # fmt: skip
-    seen, lag, stop = Observed(), [], asyncio.Event()
+Sampler = Callable[[float, asyncio.Event], Awaitable[None]]
+
+
+async def live_run(
+    settings: Settings, enforced: str, items, rate: float, batch: int, expected: int,
+    sample: Sampler, drain_seconds: float,
+) -> tuple[Any, Observed, float]:  # fmt: skip
+    """Offer ``items`` open loop while reading both topics and running ``sample(start, stop)``;
+    then wait up to ``drain_seconds`` for ``expected`` events decided. Returns what was sent,
+    what the reader saw, and the start time (for the pipeline benchmark and the soak)."""
+    seen, stop = Observed(), asyncio.Event()
     start = time.time()
     observer = asyncio.create_task(_observe(settings, enforced, seen, stop))
-    sampler = asyncio.create_task(_sample_lag(workers, lag, start, stop))
+    sampler = asyncio.create_task(sample(start, stop))
     target = KafkaTarget(settings.bootstrap, settings.topic_connections)
     sink = KafkaSink(settings, target, DEFAULT_PRODUCER, batch, settings.linger_ms / 1000.0)
     sent = await send_all(at_rate(items, rate), sink, target_rate=rate)
-    deadline = time.monotonic() + max(60.0, expected / 2000)
+    deadline = time.monotonic() + drain_seconds
     while seen.events_decided < expected and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     stop.set()
     await asyncio.gather(observer, sampler)
-    return sent, seen, lag
+    return sent, seen, start
 
 
 async def _raw_drain(settings: Settings, messages: int) -> dict[str, float]:
@@ -221,7 +227,7 @@ def _worker_drain(
     return {"events": events, "seconds": round(elapsed, 3), "events_per_s": done / elapsed}
 
 
-def _event_pool(population: Any, count: int, pool: int = 200_000) -> Iterator[tuple[str, bytes]]:
+def event_pool(population: Any, count: int, pool: int = 200_000) -> Iterator[tuple[str, bytes]]:
     """``count`` events, generated up front and repeated past ``pool``.
 
     Generating events live costs the load generator a share of the CPU it
@@ -262,10 +268,14 @@ def bench_pipeline(
                 w.start()
             for w in procs:
                 w.wait_ready()
-            items = _event_pool(population, count)
-            sent, seen, lag = asyncio.run(
-                _live(settings, procs, "pta-vpn-2024", items, rate, batch, count)
-            )
+            lag: list = []
+            sent, seen, _start = asyncio.run(
+                live_run(
+                    settings, "pta-vpn-2024", event_pool(population, count), rate, batch, count,
+                    lambda start, stop: _sample_lag(procs, lag, start, stop),
+                    max(60.0, count / 2000),
+                )
+            )  # fmt: skip
             worker_samples = [w.metrics() for w in procs]
         finally:
             for w in procs:
@@ -311,10 +321,10 @@ def _summarise(settings, sent, seen: Observed, lag, worker_samples, rate, durati
         "input_rate": round(sent.rate, 1),
         "events_decided": seen.events_decided,
         "verdict_rate": round(seen.events_decided / span, 1) if span else 0.0,
-        "end_to_end": _percentiles(v[:, 2], weights),
-        "broker_floor_raw_consumer": _percentiles(i[:, 2], i[:, 1]),
+        "end_to_end": percentiles(v[:, 2], weights),
+        "broker_floor_raw_consumer": percentiles(i[:, 2], i[:, 1]),
         "stages": {
-            name: _percentiles(v[:, 3 + k], weights) for k, (name, _doc) in enumerate(STAGES)
+            name: percentiles(v[:, 3 + k], weights) for k, (name, _doc) in enumerate(STAGES)
         },
         "decision_us_per_event": round(decision_sum / max(evaluated, 1) * 1e6, 2),
         "lag_over_time": lag,

@@ -31,14 +31,11 @@ from policysim.app.simulate import load_checked_scenario
 from policysim.app.worker_process import WorkerProcess
 from policysim.base.settings import Settings
 from policysim.bench.checks import at_least
-from policysim.bench.pipeline import POLICY_SETS, Observed, _event_pool, _observe, _percentiles
+from policysim.bench.pipeline import POLICY_SETS, Observed, event_pool, live_run, percentiles
 from policysim.policies.examples import example_paths
-from policysim.simulators.pacing import at_rate, send_all
 from policysim.simulators.population import build_population
 from policysim.simulators.registrations import write_registry
 from policysim.simulators.scenario import load_scenario
-from policysim.streams.kafka_sink import KafkaSink, KafkaTarget
-from policysim.streams.producers import DEFAULT_PRODUCER
 from policysim.streams.topics import ensure_topics
 
 EDGE_WINDOWS = 5  # windows compared at the start and at the end of a soak
@@ -87,32 +84,6 @@ async def _sample(
             return
 
 
-async def _soak_live(
-    settings: Settings,
-    broker_pids: list[int],
-    worker: WorkerProcess,
-    items: Any,
-    rate: float,
-    batch: int,
-    expected: int,
-    every: float,
-) -> tuple[Any, Observed, Samples, float]:
-    seen, samples, stop = Observed(), Samples(), asyncio.Event()
-    start = time.time()
-    observer = asyncio.create_task(_observe(settings, "pta-vpn-2024", seen, stop))
-    sampler = asyncio.create_task(_sample(broker_pids, worker.pid, every, samples, stop))
-    target = KafkaTarget(settings.bootstrap, settings.topic_connections)
-    sink = KafkaSink(settings, target, DEFAULT_PRODUCER, batch, settings.linger_ms / 1000.0)
-    sent = await send_all(at_rate(items, rate), sink, target_rate=rate)
-    # A broker that fell behind is part of the finding: drain for two windows, not for ever.
-    deadline = time.monotonic() + max(60.0, 2 * every)
-    while seen.events_decided < expected and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    stop.set()
-    await asyncio.gather(observer, sampler)
-    return sent, seen, samples, start
-
-
 def window_rows(seen: Observed, samples: Samples, start: float, every: float) -> list[dict]:
     """One row per sample window: latency of the verdicts that arrived in it, and usage."""
     v = np.array(seen.verdicts, dtype=np.float64).reshape(-1, 6)
@@ -122,7 +93,7 @@ def window_rows(seen: Observed, samples: Samples, start: float, every: float) ->
     for k, (b0, b1, w0, w1) in enumerate(pairs):
         inside = (v[:, 0] >= b0.at) & (v[:, 0] < b1.at)
         wall = max(b1.at - b0.at, 1e-9)
-        latency = _percentiles(v[inside, 2], v[inside, 1])
+        latency = percentiles(v[inside, 2], v[inside, 1])
         rows.append(
             {
                 "window": k + 1,
@@ -183,18 +154,15 @@ def soak_one(
         ensure_topics(settings)
         with WorkerProcess(settings, paths, registry, workdir / "worker.log") as worker:
             worker.wait_ready()
-            sent, seen, samples, start = asyncio.run(
-                _soak_live(
-                    settings,
-                    broker.pids,
-                    worker,
-                    _event_pool(population, count),
-                    rate,
-                    batch,
-                    count,
-                    every,
+            samples = Samples()
+            sent, seen, start = asyncio.run(
+                live_run(
+                    settings, "pta-vpn-2024", event_pool(population, count), rate, batch, count,
+                    lambda _start, stop: _sample(broker.pids, worker.pid, every, samples, stop),
+                    # A broker that fell behind is part of the finding: drain for two windows.
+                    max(60.0, 2 * every),
                 )
-            )
+            )  # fmt: skip
     rows = window_rows(seen, samples, start, every)
     return {
         "engine": engine,
