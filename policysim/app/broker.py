@@ -45,8 +45,9 @@ def pick_engine(engine: str, long_runs: bool = False) -> str:
     return "tansu"
 
 
-def check_engine(engine: str, nodes: int = 1) -> None:
-    """BadInput (exit 2) unless ``engine`` can start ``nodes`` nodes here; says what to run."""
+def check_engine(engine: str, nodes: int = 1) -> str:
+    """The engine to start (``auto`` resolved); BadInput (exit 2) unless it can start ``nodes``
+    nodes here, saying what to run."""
     engine = pick_engine(engine)
     if engine not in ENGINES:
         raise BadInput(f"broker engine {engine!r}: choose one of {', '.join(ENGINES)}")
@@ -60,12 +61,12 @@ def check_engine(engine: str, nodes: int = 1) -> None:
         reason = unavailable_reason()
         if reason:
             raise BadInput(reason)
+    return engine
 
 
 def embedded_broker(engine: str, log_path: Path | None, nodes: int = 1, port: int = 0) -> Broker:
     """A broker of ``engine``, not started yet (BadInput when it cannot run here)."""
-    engine = pick_engine(engine)
-    check_engine(engine, nodes)
+    engine = check_engine(engine, nodes)
     if engine == "apache":
         from policysim.streams.kafka.cluster import ApacheKafka
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from policysim.app.broker import check_engine, embedded_broker, pick_engine
+from policysim.app.broker import check_engine, embedded_broker
 from policysim.app.errors import BadInput
 from policysim.app.simulate import load_checked_scenario
 from policysim.app.worker_process import WorkerProcess, sample_sum, settings_env
@@ -334,9 +334,7 @@ def _summarise(settings, sent, seen: Observed, lag, worker_samples, rate, durati
 
 def engines_of(args: argparse.Namespace, settings: Settings) -> list[str]:
     """The engines to run, from ``--engine A,B`` or the broker_engine setting; each checked."""
-    engines = [pick_engine(e.strip()) for e in (args.engines or settings.broker_engine).split(",")]
-    for engine in engines:
-        check_engine(engine)
+    engines = [check_engine(e.strip()) for e in (args.engines or settings.broker_engine).split(",")]
     if len(set(engines)) != len(engines):
         raise BadInput(f"--engine {args.engines}: name each engine once")
     return engines
