@@ -100,8 +100,14 @@ def unavailable_reason() -> str:
 
 
 def new_cluster_id() -> str:
-    """A random KRaft cluster id (a UUID in URL-safe base64, as ``kafka-storage random-uuid``)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A random KRaft cluster id (a UUID in URL-safe base64, as ``kafka-storage random-uuid``).
+
+    Like Kafka's own ``Uuid.randomUuid``, it never starts with "-": the storage tool would read
+    such an id as a flag and refuse to format (one start in 32 failed that way)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class ApacheKafka:

@@ -100,3 +100,10 @@ def test_every_node_votes_and_replication_follows_the_node_count(tmp_path: Path)
     single = cluster_settings(1)
     assert single["offsets.topic.replication.factor"] == "1"
     assert single["transaction.state.log.min.isr"] == "1"
+
+
+def test_a_cluster_id_is_never_read_as_a_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An id that starts with "-" made the storage tool refuse to format; such ids are redrawn."""
+    draws = iter([bytes([0xF8]) + bytes(15), bytes(16)])  # "-A…" first, then "AAA…"
+    monkeypatch.setattr(cluster.uuid, "uuid4", lambda: type("U", (), {"bytes": next(draws)}))
+    assert cluster.new_cluster_id() == "A" * 22
