@@ -52,22 +52,23 @@ def _admin(settings: Settings) -> KafkaAdminClient:
     return KafkaAdminClient(client_id="policysim-admin", **kafka_python_kwargs(settings))
 
 
-# A durable topic survives one broker lost: three copies, two of them must have each write.
-DURABLE_REPLICAS = 3
+# Topics are copied to three brokers where there are three: a lost broker then loses no data.
+REPLICAS = 3
+# A durable topic needs two of those copies to have each write before it is acknowledged.
 DURABLE_MIN_INSYNC = 2
 
 
 def new_topic(settings: Settings, name: str, brokers: int) -> NewTopic:
-    """``name`` with ``settings.partitions``; replicated when ``settings.durable``.
+    """``name`` with ``settings.partitions`` and :data:`REPLICAS` replicas (as many as there are
+    brokers on a smaller cluster), as Apache Kafka's own default for a cluster that size.
 
-    A durable topic has :data:`DURABLE_REPLICAS` replicas (as many as there are
-    brokers on a smaller cluster) and ``min.insync.replicas`` of
+    When ``settings.durable``, ``min.insync.replicas`` is also
     :data:`DURABLE_MIN_INSYNC` (at most the replicas), so with ``acks=all`` a
     write acknowledged by the cluster is on two brokers and one may die.
     """
+    replicas = max(min(REPLICAS, brokers), 1)
     if not settings.durable:
-        return NewTopic(name, settings.partitions, 1)
-    replicas = max(min(DURABLE_REPLICAS, brokers), 1)
+        return NewTopic(name, settings.partitions, replicas)
     insync = min(DURABLE_MIN_INSYNC, replicas)
     return NewTopic(
         name, settings.partitions, replicas, topic_configs={"min.insync.replicas": str(insync)}
@@ -75,7 +76,7 @@ def new_topic(settings: Settings, name: str, brokers: int) -> NewTopic:
 
 
 def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[str]:
-    """Create the missing topics with ``settings.partitions``; return the names created.
+    """Create the missing topics (see :func:`new_topic`); return the names created.
 
     Existing topics are left as they are (their partition count and
     replication included), so starting a second worker or re-running ``up``
@@ -87,7 +88,7 @@ def ensure_topics(settings: Settings, names: list[str] | None = None) -> list[st
         timeout = settings.connect_timeout_seconds
         existing = set(_retrying(admin.list_topics, timeout))
         missing = [name for name in wanted if name not in existing]
-        brokers = _broker_count(admin, timeout) if settings.durable and missing else 1
+        brokers = _broker_count(admin, timeout) if missing else 1
         created = []
         for name in missing:
             topic = new_topic(settings, name, brokers)

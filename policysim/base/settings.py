@@ -74,8 +74,8 @@ class Settings:
     durable: bool = field(
         default=False,
         metadata={
-            "help": "survive the loss of a broker: topics made with 3 replicas (fewer on a"
-            " smaller cluster) and min.insync.replicas 2, producers wait for acks=all"
+            "help": "survive the loss of a broker: topics (3 replicas where the cluster has"
+            " 3 brokers) get min.insync.replicas 2, producers wait for acks=all"
         },
     )
     session_timeout_ms: int = field(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cli_runs import cli
 from engines import engine_broker
+from kafka import KafkaAdminClient
 
 from policysim.streams.broker import api_versions_ok, brokers_registered
 from policysim.streams.kafka import cluster
@@ -20,7 +21,8 @@ pytestmark = pytest.mark.kafka
 
 
 def test_a_three_node_cluster_serves_and_leaves_nothing_behind(tmp_path: Path) -> None:
-    """``broker --engine apache --nodes 3``: three nodes listed by each; SIGTERM ends them all."""
+    """``broker --engine apache --nodes 3``: three nodes listed by each, the topics it made copied
+    to all three (without the ``durable`` setting); SIGTERM ends them all."""
     engine_broker("apache", tmp_path / "unused.log")  # skips where Apache Kafka cannot run
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -38,6 +40,7 @@ def test_a_three_node_cluster_serves_and_leaves_nothing_behind(tmp_path: Path) -
         for host, port in addresses:
             assert api_versions_ok(host, int(port))
             assert brokers_registered(host, int(port)) == 3
+        assert _replicas(",".join(f"{h}:{p}" for h, p in addresses), "connections") == {3}
         assert [p.name[:16] for p in temp.iterdir()] == ["policysim-kafka-"]
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0
@@ -48,6 +51,16 @@ def test_a_three_node_cluster_serves_and_leaves_nothing_behind(tmp_path: Path) -
     finally:
         process.kill()
         process.wait()
+
+
+def _replicas(bootstrap: str, topic: str) -> set[int]:
+    """The replica counts of ``topic``'s partitions."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        (described,) = admin.describe_topics([topic])
+    finally:
+        admin.close()
+    return {len(partition["replica_nodes"]) for partition in described["partitions"]}
 
 
 def test_missing_jars_are_one_line_that_says_what_to_run(

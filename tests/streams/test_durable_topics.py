@@ -19,10 +19,13 @@ def test_a_durable_topic_has_three_replicas_two_in_sync_at_most_the_brokers(
     assert topic.topic_configs == {"min.insync.replicas": insync}
 
 
-def test_by_default_one_replica_and_the_leader_acknowledges() -> None:
+@pytest.mark.parametrize(("brokers", "replicas"), [(1, 1), (3, 3), (5, 3)])
+def test_by_default_replicated_as_the_cluster_allows_and_the_leader_acknowledges(
+    brokers: int, replicas: int
+) -> None:
     settings = load_settings(environ={})
-    topic = new_topic(settings, "verdicts", 3)
-    assert (topic.replication_factor, topic.topic_configs) == (1, {})
+    topic = new_topic(settings, "verdicts", brokers)
+    assert (topic.replication_factor, topic.topic_configs) == (replicas, {})
     assert settings.producer_acks == 1
 
 
