@@ -110,10 +110,12 @@ def run_scenario(
     count = settings.run_events if count is None else count
     if count < 1:
         raise AppError(f"--count {count}: give at least one event")
+    broker = None  # offline: none; else the engine started, or the bootstrap of a running one
     if not offline and settings.bootstrap:
         _check_broker(settings)
+        broker = settings.bootstrap
     elif not offline:
-        check_engine(settings.broker_engine)
+        broker = check_engine(settings.broker_engine)
     folder = output_folder(out if out is not None else default_out(settings, loaded.scenario))
 
     with console.status("building the population") if console else nullcontext():
@@ -143,6 +145,7 @@ def run_scenario(
             )  # fmt: skip
             done, rejected = counts.events_sent, counts.events_rejected
             delivery = {
+                "broker": broker,
                 "events_acknowledged": counts.events_acknowledged,
                 "events_lost": counts.events_lost,
             }

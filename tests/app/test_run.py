@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from engines import ENGINES, skip_where_it_cannot_run
 
 from policysim.base.settings import Settings
 from policysim.cli import main
@@ -97,7 +98,21 @@ def test_report_command_with_the_policy_files_lists_every_rule(
 
 @pytest.mark.kafka
 @pytest.mark.slow
-def test_kafka_run_gives_the_offline_numbers(
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_run_on_its_own_broker_gives_the_offline_numbers(
+    offline: dict, engine: str, tmp_path: Path
+) -> None:
+    """``run --engine E`` starts a broker of that engine, and its report equals offline."""
+    skip_where_it_cannot_run(engine)
+    streamed = _run(tmp_path / "kafka", "--seed", "5", "--engine", engine)
+    assert streamed["inputs"]["run"]["mode"] == "kafka"
+    assert streamed["inputs"]["run"]["broker"] == engine
+    assert _numbers(streamed) == _numbers(offline)
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_a_run_on_a_running_broker_gives_the_offline_numbers(
     offline: dict, kafka_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("bootstrap", "topic_connections", "topic_verdicts", "topic_registrations"):
@@ -105,7 +120,7 @@ def test_kafka_run_gives_the_offline_numbers(
     monkeypatch.setenv("POLICYSIM_TOPIC_DLQ", kafka_settings.topic_dlq)
     monkeypatch.setenv("POLICYSIM_CONSUMER_GROUP", kafka_settings.consumer_group)
     streamed = _run(tmp_path / "kafka", "--seed", "5")
-    assert streamed["inputs"]["run"]["mode"] == "kafka"
+    assert streamed["inputs"]["run"]["broker"] == kafka_settings.bootstrap
     assert _numbers(streamed) == _numbers(offline)
 
 

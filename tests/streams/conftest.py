@@ -5,15 +5,4 @@ Each engine's broker is started once per session (``tansu_broker``,
 however many tests use it; without a JDK or the jars its tests skip and say why.
 """
 
-from __future__ import annotations
-
-import pytest
-from engines import ENGINES
-
-from policysim.streams.broker import Broker
-
-
-@pytest.fixture(scope="session", params=ENGINES)
-def broker(request: pytest.FixtureRequest) -> Broker:
-    """The session's broker of the engine this test runs on."""
-    return request.getfixturevalue(f"{request.param}_broker")
+from engines import every_engine  # noqa: F401  (the ``broker`` fixture)
