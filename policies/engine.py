@@ -1,18 +1,17 @@
 """The evaluator: events in, one verdict per event per policy out.
 
 Two paths share one compiled form of each policy. The batch path
-(:meth:`Engine.evaluate`, what the stream worker and ``policysim evaluate``
-call) turns each condition into a numpy mask over the whole batch — set
-membership through ``IPSet.contains_batch`` / ``RegistryView.contains_batch``,
-values through a per-batch vocabulary, ports by range comparison — and picks
-the first matching rule with array operations, so Python work per event is
-little more than building its :class:`Verdict`. The scalar path
-(:meth:`Engine.evaluate_one`, also used by ``explain`` and ``policy test``)
-short-circuits rule by rule. Both must agree; a property test checks it.
+(:meth:`Engine.evaluate_arrays`, which :meth:`Engine.evaluate`, what the stream worker and
+``policysim evaluate`` call, takes for batches of :data:`SCALAR_BELOW` events or more) turns
+each condition into a numpy mask over the whole batch — set membership through
+``IPSet.contains_batch`` / ``RegistryView.contains_batch``, values through a per-batch
+vocabulary, ports by range comparison — and picks the first matching rule with array operations,
+so Python work per event is little more than building its :class:`Verdict`. The scalar path
+(:meth:`Engine.evaluate_one`, also used by ``explain`` and ``policy test``) short-circuits rule
+by rule. Both must agree; a property test checks it.
 
-Registry sets are answered as of each event's own timestamp and phases are
-chosen by event time, so results do not depend on when or in what order
-events are evaluated.
+Registry sets are answered as of each event's own timestamp and phases are chosen by event time,
+so results do not depend on when or in what order events are evaluated.
 """
 
 from __future__ import annotations
@@ -39,6 +38,10 @@ from policysim.policies.model import Event, Verdict
 from policysim.policies.registry import Registry, RegistryView
 
 _DECISION_CODE = {d: i for i, d in enumerate(DECISIONS)}
+# Below this many events a batch is decided event by event: the array path costs about 60 µs a
+# batch before its first event, as much as ten scalar decisions (the worker, reading one event
+# per message at a low rate, takes batches of a few messages).
+SCALAR_BELOW = 16
 _TS = attrgetter("ts")
 
 
@@ -269,7 +272,17 @@ class Engine:
         self._compiled = tuple(current)
 
     def evaluate(self, events: Sequence[Event]) -> list[list[Verdict]]:
-        """Verdicts as ``[policy_index][event_index]``."""
+        """Verdicts as ``[policy_index][event_index]``: by the array path, or event by event
+        when the batch is too small to pay for the arrays (see :data:`SCALAR_BELOW`)."""
+        if len(events) >= SCALAR_BELOW:
+            return self.evaluate_arrays(events)
+        if not events:
+            return [[] for _ in self._compiled]
+        per_event = [self.evaluate_one(e) for e in events]
+        return [list(verdicts) for verdicts in zip(*per_event, strict=True)]
+
+    def evaluate_arrays(self, events: Sequence[Event]) -> list[list[Verdict]]:
+        """Verdicts as ``[policy_index][event_index]``, by the array path whatever the size."""
         compiled = self._compiled
         if not events:
             return [[] for _ in compiled]

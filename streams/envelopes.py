@@ -29,6 +29,9 @@ class Message:
     value: bytes
     sent_at: float  # epoch seconds: the scheduled send time of its first event
     events: int
+    # Monotonic time its first event was buffered (None: made at once, it never waited), so the
+    # producer's own batching counts the wait against the same linger instead of a second one.
+    opened: float | None = None
 
 
 def partition_of(src: str, partitions: int) -> int:
@@ -109,6 +112,7 @@ class Enveloper:
         values = buffer.values
         self._buffers[partition] = _Buffer()
         if len(values) == 1:
-            return Message(partition, buffer.first_key.encode(), values[0], buffer.sent_at, 1)
+            key = buffer.first_key.encode()
+            return Message(partition, key, values[0], buffer.sent_at, 1, buffer.opened)
         envelope = b"[" + b",".join(values) + b"]"
-        return Message(partition, None, envelope, buffer.sent_at, len(values))
+        return Message(partition, None, envelope, buffer.sent_at, len(values), buffer.opened)

@@ -67,7 +67,12 @@ class KafkaSink:
 
     async def _send(self, message) -> None:
         await self.producer.send(
-            message.partition, message.key, message.value, message.sent_at, message.events
+            message.partition,
+            message.key,
+            message.value,
+            message.sent_at,
+            message.events,
+            message.opened,
         )
         self.messages += 1
 

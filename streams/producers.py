@@ -137,9 +137,19 @@ class Producer(ABC):
 
     @abstractmethod
     async def send(
-        self, partition: int, key: bytes | None, value: bytes, sent_at: float, events: int = 1
+        self,
+        partition: int,
+        key: bytes | None,
+        value: bytes,
+        sent_at: float,
+        events: int = 1,
+        opened: float | None = None,
     ) -> None:
-        """Queue one message of ``events`` events (delivery is settled by :meth:`stop`)."""
+        """Queue one message of ``events`` events (delivery is settled by :meth:`stop`).
+
+        ``opened`` is the monotonic time its first event started waiting for its envelope; a
+        producer that holds messages back to batch them counts ``linger`` from then.
+        """
 
     async def tick(self, force: bool = False) -> None:  # noqa: B027 - optional hook
         """Ship what has been held back ``linger`` or longer (everything if ``force``)."""
@@ -176,7 +186,13 @@ class KafkaPythonProducer(Producer):
         return len(found)
 
     async def send(
-        self, partition: int, key: bytes | None, value: bytes, sent_at: float, events: int = 1
+        self,
+        partition: int,
+        key: bytes | None,
+        value: bytes,
+        sent_at: float,
+        events: int = 1,
+        opened: float | None = None,
     ) -> None:
         self.messages += 1
         self.events += events
@@ -253,7 +269,13 @@ class AioKafkaProducer(_AioProducer):
     name = "aiokafka"
 
     async def send(
-        self, partition: int, key: bytes | None, value: bytes, sent_at: float, events: int = 1
+        self,
+        partition: int,
+        key: bytes | None,
+        value: bytes,
+        sent_at: float,
+        events: int = 1,
+        opened: float | None = None,
     ) -> None:
         self.messages += 1
         self.events += events
@@ -280,9 +302,17 @@ class AioKafkaBatchProducer(_AioProducer):
         return partitions
 
     async def send(
-        self, partition: int, key: bytes | None, value: bytes, sent_at: float, events: int = 1
+        self,
+        partition: int,
+        key: bytes | None,
+        value: bytes,
+        sent_at: float,
+        events: int = 1,
+        opened: float | None = None,
     ) -> None:
-        self._batches.append(self.topic, partition, key, value, _headers(sent_at), weight=events)
+        self._batches.append(
+            self.topic, partition, key, value, _headers(sent_at), weight=events, opened=opened
+        )
         self.messages += 1
         self.events += events
         if self._batches.has_full:

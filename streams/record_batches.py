@@ -27,7 +27,7 @@ class PartitionBatches:
     def __init__(self, producer: Any) -> None:
         self._producer = producer
         self._open: dict[Where, Any] = {}
-        self._opened: dict[Where, float] = {}  # monotonic time each open batch was created
+        self._opened: dict[Where, float] = {}  # monotonic time the oldest content of each waited
         self._weight: dict[Where, int] = {}  # weight of each open batch
         self._full: list[tuple[Where, Any, int]] = []
 
@@ -40,10 +40,13 @@ class PartitionBatches:
         headers: Sequence[tuple[str, bytes]],
         timestamp_ms: int | None = None,
         weight: int = 1,
+        opened: float | None = None,
     ) -> None:
         """Add a record to its partition's open batch (a full batch is set aside for shipping).
 
-        ``weight`` is what the record counts for in :meth:`ship_weighted` (its events).
+        ``weight`` is what the record counts for in :meth:`ship_weighted` (its events);
+        ``opened`` the monotonic time its content started waiting (default: now), so that
+        a batch is as old as the oldest event in it.
         """
         where = (topic, partition)
         batch = self._open.get(where) or self._new(where)
@@ -53,6 +56,8 @@ class PartitionBatches:
             if batch.append(key=key, value=value, timestamp=timestamp_ms, headers=headers) is None:
                 raise ValueError(f"a message of {len(value)} bytes exceeds the batch size")
         self._weight[where] += weight
+        if opened is not None and opened < self._opened[where]:
+            self._opened[where] = opened
 
     @property
     def has_full(self) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import itertools
 import json
 import signal
@@ -143,6 +144,9 @@ async def live_run(
     """Offer ``items`` open loop while reading both topics and running ``sample(start, stop)``;
     then wait up to ``drain_seconds`` for ``expected`` events decided. Returns what was sent,
     what the reader saw, and the start time (for the pipeline benchmark and the soak)."""
+    # The prepared events live through the run: a full collection walking them would stall the
+    # load generator and the reader in this process and show as pipeline latency.
+    gc.freeze()
     seen, stop = Observed(), asyncio.Event()
     start = time.time()
     observer = asyncio.create_task(_observe(settings, enforced, seen, stop))

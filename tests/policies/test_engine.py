@@ -189,8 +189,9 @@ REGISTRY.apply(RegistryRecord("F2", "Other", "freelancer", ["39.40.1.0/24"], 1_0
 @given(st.lists(EVENTS, max_size=40))
 def test_batch_path_equals_one_by_one(events: list[Event]) -> None:
     engine = Engine(POLICIES, REGISTRY)
-    batch = engine.evaluate(events)
+    batch = engine.evaluate_arrays(events)
     assert len(batch) == len(POLICIES)
+    assert engine.evaluate(events) == batch  # event by event below SCALAR_BELOW, else arrays
     one_by_one = [engine.evaluate_one(e) for e in events]
     for p in range(len(POLICIES)):
         assert batch[p] == [verdicts[p] for verdicts in one_by_one]

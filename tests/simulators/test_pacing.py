@@ -99,6 +99,7 @@ def test_envelopes_fill_linger_and_keep_a_source_on_one_partition() -> None:
     assert [m.events for m in out] == [3, 3]
     assert json.loads(out[0].value) == [{"i": 0}, {"i": 1}, {"i": 2}]
     assert out[0].sent_at == 100.0 and out[1].sent_at == 103.0
+    assert (out[0].opened, out[1].opened) == (0.0, 0.003)  # when each first event was buffered
     assert {m.partition for m in out} == {partition_of("10.1.1.1", 4)}
     assert env.expired(now=0.01) == []
     [last] = env.expired(now=0.03)
@@ -131,6 +132,7 @@ def test_batch_one_keeps_plain_messages_keyed_by_source() -> None:
     env = Enveloper(partitions=8, batch=1, linger=0.02)
     message = env.add("2001:db8::1", b"{}", sent_at=1.0)
     assert message is not None and message.key == b"2001:db8::1" and message.value == b"{}"
+    assert message.opened is None  # it never waited
 
 
 def test_linger_flushes_while_a_paced_run_waits() -> None:

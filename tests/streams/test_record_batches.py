@@ -83,3 +83,14 @@ def test_shipped_batches_carry_the_weight_of_their_records() -> None:
         batches.append("t", 0, None, value, [], weight=weight)
     shipped = asyncio.run(batches.ship_weighted())
     assert [weight for _, weight in shipped] == [7, 5]
+
+
+def test_a_batch_is_as_old_as_the_oldest_content_it_holds() -> None:
+    """An envelope that already waited its linger makes its batch due: no second wait."""
+    producer = _Producer(size=10)
+    batches = PartitionBatches(producer)
+    batches.append("t", 0, None, b"fresh", [])
+    batches.append("t", 1, None, b"fresh", [])
+    batches.append("t", 1, None, b"old", [], opened=5.0)  # buffered at monotonic time 5
+    asyncio.run(batches.ship(10.0))  # due: opened at or before 10
+    assert producer.sent == [("t", 1, [b"fresh", b"old"])]
