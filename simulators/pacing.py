@@ -27,7 +27,11 @@ from policysim.simulators.sinks import Sink
 log = logging.getLogger(__name__)
 
 Item = tuple[float | None, str, bytes]
-CHUNK = 1024  # events between yields to the event loop (lets producers' I/O run)
+# Events between yields to the event loop, which let producers' I/O run and lingering envelopes
+# go out while the schedule is behind. 1,024 held envelopes back for 50 ms at 20,000 events/s and
+# halved the rate of envelopes sent as fast as possible (50,000 against 126,000 events/s with 128;
+# one event per message within noise).
+CHUNK = 128
 MAX_SLEEP = 0.05
 
 
