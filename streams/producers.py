@@ -214,13 +214,17 @@ class KafkaPythonProducer(Producer):
 class _AioProducer(Producer):
     """Shared start/stop of the two aiokafka paths."""
 
+    # Whether this path holds messages back itself (``tick``); aiokafka's own linger then stays 0,
+    # since its accumulator would hold every batch submitted to it for ``linger_ms`` once more.
+    lingers_itself = False
+
     async def _connect(self) -> int:
         from aiokafka import AIOKafkaProducer
 
         self._producer = AIOKafkaProducer(
             client_id="policysim-producer",
             acks=self.settings.producer_acks,
-            linger_ms=self.settings.linger_ms,
+            linger_ms=0 if self.lingers_itself else self.settings.linger_ms,
             max_batch_size=MAX_BATCH_BYTES,
             max_request_size=4 * MAX_BATCH_BYTES,
             **aiokafka_kwargs(self.settings),
@@ -293,6 +297,7 @@ class AioKafkaBatchProducer(_AioProducer):
     """aiokafka's batch API: we fill one record batch per partition and submit it whole."""
 
     name = "aiokafka-batch"
+    lingers_itself = True
 
     async def _connect(self) -> int:
         from policysim.streams.record_batches import PartitionBatches
