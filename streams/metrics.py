@@ -216,6 +216,7 @@ class WorkerMetrics:
         self._rejected = _Children(self.rejected)
         self._accounted_messages = _Children(self.accounted_messages)
         self._accounted_events = _Children(self.accounted_events)
+        self._accounts: dict[str, list[Any]] = {}  # partition → its six account counters
         # Every reason exists from the start at 0, so rate() counts the very first reject.
         for reason in REJECT_REASONS:
             self._rejected.get(reason)
@@ -247,16 +248,28 @@ class WorkerMetrics:
         events evaluated, events rejected]``; the rest follows from the
         invariant, so the counters cannot disagree with it.
         """
+        messages, events = self._accounted_messages, self._accounted_events
         for partition, (messages_in, evaluated, events_ok, events_bad) in accounts.items():
             label = str(partition)
-            messages = self._accounted_messages
-            messages.get(label, "in").inc(messages_in)
-            messages.get(label, "evaluated").inc(evaluated)
-            messages.get(label, "rejected").inc(messages_in - evaluated)
-            events = self._accounted_events
-            events.get(label, "in").inc(events_ok + events_bad)
-            events.get(label, "evaluated").inc(events_ok)
-            events.get(label, "rejected").inc(events_bad)
+            counts = (
+                messages_in,
+                evaluated,
+                messages_in - evaluated,
+                events_ok + events_bad,
+                events_ok,
+                events_bad,
+            )
+            children = self._accounts.get(label)
+            if children is None:  # all six at 0 from a partition's first batch, as rate() needs
+                children = self._accounts[label] = [
+                    counter.get(label, outcome)
+                    for counter in (messages, events)
+                    for outcome in ("in", "evaluated", "rejected")
+                ]
+            # Adding 0 changes nothing and costs a locked update: most batches reject nothing.
+            for child, n in zip(children, counts, strict=True):
+                if n:
+                    child.inc(n)
 
     def set_registry(self, stats: dict[str, Any]) -> None:
         """Publish :meth:`Registry.stats` figures."""

@@ -107,8 +107,11 @@ class WorkerProcess:
         self.wait_for(lambda m: sample_sum(m, "policysim_worker_ready") >= 1, timeout, "ready")
         return self
 
-    def wait_for(self, condition, timeout: float = 30.0, what: str = "condition") -> dict:
-        """Poll ``/metrics`` until ``condition(samples)`` holds; return the samples."""
+    def wait_for(
+        self, condition, timeout: float = 30.0, what: str = "condition", interval: float = 0.1
+    ) -> dict:
+        """Poll ``/metrics`` every ``interval`` seconds until ``condition(samples)`` holds;
+        return the samples."""
         deadline = time.monotonic() + timeout
         while True:
             if self.process is None or self.process.poll() is not None:
@@ -124,7 +127,7 @@ class WorkerProcess:
                 raise WorkerProcessError(
                     f"worker not {what} after {timeout} s; see {self.log_path}"
                 )
-            time.sleep(0.1)
+            time.sleep(interval)
 
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM and wait; return the exit code (killed workers give a negative code)."""

@@ -51,6 +51,7 @@ from policysim.streams.consumers import open_from_beginning
 from policysim.streams.headers import POLICY_HEADER, TAKEN_AT_HEADER, sent_at_of, time_of
 from policysim.streams.kafka_sink import KafkaSink, KafkaTarget
 from policysim.streams.producers import DEFAULT_PRODUCER
+from policysim.streams.reading import iter_topic
 from policysim.streams.topics import ensure_topics
 
 POLICY_SETS = {
@@ -218,17 +219,26 @@ def _faust_noop_drain(
 def _worker_drain(
     settings: Settings, paths: list[str], registry: Path, events: int, log: Path
 ) -> dict[str, float]:
-    """One fresh worker (new group) over the backlog: the worker's own ceiling."""
+    """One fresh worker (new group) over the backlog: the worker's own ceiling.
+
+    Timed from inside, as the no-op agent times itself: from the first batch the worker took
+    (its verdicts' ``taken_at``) to its last verdict's record time. ``/metrics`` is read only to
+    know when it is done, twice a second, so the reading neither adds to the time nor takes the
+    worker's CPU while it drains.
+    """
     drain = settings.replace(consumer_group="bench-drain", topic_verdicts="bench-drain-verdicts")
     ensure_topics(drain, [drain.topic_verdicts])
     with WorkerProcess(drain, paths, registry, log) as worker:
         worker.wait_ready()
-        first = worker.wait_for(lambda m: sample_sum(m, "policysim_events_total") > 0, 120)
-        t0, n0 = time.perf_counter(), sample_sum(first, "policysim_events_total")
-        worker.wait_for(lambda m: sample_sum(m, "policysim_events_total") >= events, 600)
-        elapsed = time.perf_counter() - t0
-    done = events - n0
-    return {"events": events, "seconds": round(elapsed, 3), "events_per_s": done / elapsed}
+        worker.wait_for(
+            lambda m: sample_sum(m, "policysim_events_total") >= events, 600, interval=0.5
+        )
+    taken, written = np.inf, -np.inf
+    for record in iter_topic(drain, drain.topic_verdicts, until_idle=1.0):
+        taken = min(taken, time_of(record.headers, TAKEN_AT_HEADER) or np.inf)
+        written = max(written, record.timestamp_ms / 1000)
+    elapsed = max(written - taken, 1e-9)
+    return {"events": events, "seconds": round(elapsed, 3), "events_per_s": events / elapsed}
 
 
 def event_pool(population: Any, count: int, pool: int = 200_000) -> Iterator[tuple[str, bytes]]:
