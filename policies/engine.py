@@ -1,14 +1,14 @@
 """The evaluator: events in, one verdict per event per policy out.
 
-Two paths share one compiled form of each policy. The batch path
-(:meth:`Engine.evaluate_arrays`, which :meth:`Engine.evaluate`, what the stream worker and
-``policysim evaluate`` call, takes for batches of :data:`SCALAR_BELOW` events or more) turns
-each condition into a numpy mask over the whole batch — set membership through
-``IPSet.contains_batch`` / ``RegistryView.contains_batch``, values through a per-batch
-vocabulary, ports by range comparison — and picks the first matching rule with array operations,
-so Python work per event is little more than building its :class:`Verdict`. The scalar path
-(:meth:`Engine.evaluate_one`, also used by ``explain`` and ``policy test``) short-circuits rule
-by rule. Both must agree; a property test checks it.
+Two paths share one compiled form of each policy. The array path
+(:meth:`Engine.evaluate_arrays`) turns each condition into a numpy mask over the whole batch — set
+membership through ``IPSet.contains_batch`` / ``RegistryView.contains_batch``, values through a
+per-batch vocabulary, ports by range comparison — and picks the first matching rule with array
+operations, so Python work per event is little more than building its :class:`Verdict`. The
+scalar path (:meth:`Engine.evaluate_one`, also used by ``explain`` and ``policy test``)
+short-circuits rule by rule. :meth:`Engine.evaluate`, what the stream worker and ``policysim
+evaluate`` call, takes the array path for batches of :data:`SCALAR_BELOW` events or more and the
+scalar one below. Both must agree; a property test checks it.
 
 Registry sets are answered as of each event's own timestamp and phases are chosen by event time,
 so results do not depend on when or in what order events are evaluated.
