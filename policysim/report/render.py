@@ -116,9 +116,10 @@ color:#1d1d1f;padding:0 1rem;line-height:1.4}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{border-bottom:2px solid #1f4e79;padding-bottom:.2rem;
 margin-top:2.2rem}h3{font-size:1rem;margin:1.2rem 0 .3rem}
 .sub{color:#555;margin-top:0}
-table{border-collapse:collapse;font-size:.85rem;margin:.3rem 0 .4rem}
-th,td{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left;vertical-align:top}
-th{background:#f1f4f8}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.wide{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;font-size:.82rem;margin:.3rem 0 .4rem}
+th,td{border-bottom:1px solid #ddd;padding:.25rem .4rem;text-align:left;vertical-align:top}
+td:first-child{white-space:nowrap}th{background:#f1f4f8}td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .note{color:#555;font-size:.82rem;margin:.1rem 0 1rem}
 figure{margin:.6rem 0 1.4rem}figure svg{max-width:100%;height:auto}
 figcaption{font-weight:600;margin-bottom:.3rem}
@@ -171,7 +172,11 @@ def _html_table(table: Table) -> str:
         + "</tr>"
         for row in table.rows
     )
-    grid = f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    # A table wider than the page scrolls inside its own box, not the whole page.
+    grid = (
+        f'<div class="wide"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
+    )
     note = f'<p class="note">{e(table.note)}</p>' if table.note else ""
     if len(table.rows) > _FOLD_ROWS:
         return (

@@ -70,3 +70,14 @@ def test_dom_has_every_chart_and_table(page: Path, tmp_path: Path) -> None:
     for name in CHARTS:
         assert re.search(rf'id="chart-{name}"[^>]*>.*?<svg', dom, re.S), name
     assert dom.count("<table") >= 10
+
+
+def test_the_page_never_scrolls_sideways_at_1280_px(page: Path, tmp_path: Path) -> None:
+    """Wide tables scroll inside their own box; the page itself fits a 1280 px window."""
+    probe = tmp_path / "probe.html"
+    measure = "document.title = 'width ' + document.documentElement.scrollWidth"
+    probe.write_text(page.read_text() + f"<script>{measure}</script>")
+    dom = _chromium(tmp_path, "--window-size=1280,2400", "--dump-dom", probe.as_uri()).stdout
+    width = int(re.search(r"<title>width (\d+)</title>", dom).group(1))
+    assert width <= 1280
+    assert dom.count('<div class="wide"><table') == dom.count("<table")
