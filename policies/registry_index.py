@@ -105,7 +105,7 @@ class GrantIndex:
         if version == 4:
             nets = np.array(networks, np.int64)
             ends = nets + np.left_shift(np.int64(1), 32 - lengths)
-            bounds = np.unique(np.concatenate([nets, ends, np.zeros(1, np.int64)]))
+            bounds = _distinct(np.concatenate([nets, ends, np.zeros(1, np.int64)]))
             first_piece = np.searchsorted(bounds, nets)
             end_piece = np.searchsorted(bounds, ends)
         else:  # 128-bit bounds: placed by rank in Python, the pieces then as for IPv4
@@ -124,7 +124,7 @@ class GrantIndex:
             return None
         grant = np.repeat(np.arange(n), spans)
         piece = np.repeat(first_piece - (np.cumsum(spans) - spans), spans) + np.arange(len(grant))
-        order = np.lexsort((positions[grant], -lengths[grant], piece))
+        order = _piece_order(piece, lengths[grant], positions[grant])
         grant, piece = grant[order], piece[order]
         counts = np.bincount(piece, minlength=len(bounds))
         pieces = np.empty((len(bounds), STRIDE[version]), np.uint64)
@@ -296,6 +296,24 @@ class GrantIndex:
             depth += 1
             live = live[counts[live] > depth]
         return codes, bits
+
+
+def _piece_order(piece: np.ndarray, lengths: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The (piece, grant) pairs ordered by piece, most specific prefix first, then position:
+    one sort of a packed key when the numbers fit in it (a sort of three keys costs four
+    times as much)."""
+    if len(piece) and (int(piece.max()) >= 1 << 23 or int(positions.max()) >= 1 << 32):
+        return np.lexsort((positions, -lengths, piece))
+    packed = piece.astype(np.int64) << 40 | (128 - lengths.astype(np.int64)) << 32 | positions
+    return np.argsort(packed, kind="stable")
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values (``np.unique`` by a sort: its hash table is slower here)."""
+    values = np.sort(values)
+    keep = np.ones(len(values), bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
 
 
 def _block_table(bounds: np.ndarray, version: int) -> tuple[int, np.ndarray]:
