@@ -134,6 +134,11 @@ static inline Py_ssize_t piece4(const Family *f, uint32_t value) {
     Py_ssize_t lo = f->blocks[block], hi = (Py_ssize_t)f->blocks[block + 1] + 1;
     if (lo < 0) lo = 0;
     if (hi > f->npieces) hi = f->npieces;
+    if (hi - lo <= 64) { /* a few records: read in a row, their loads overlap (a bisect's wait
+                          * on each other) */
+        while (lo < hi && f->pieces[2 * lo] <= (uint64_t)value) lo++;
+        return lo - 1;
+    }
     while (lo < hi) { /* bisect_right */
         Py_ssize_t mid = (lo + hi) >> 1;
         if ((uint64_t)value < f->pieces[2 * mid]) hi = mid;

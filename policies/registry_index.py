@@ -322,7 +322,7 @@ def _block_table(bounds: np.ndarray, version: int) -> tuple[int, np.ndarray]:
     has one block (a shift of 128): its bounds are bisected whole."""
     if version == 6:
         return 128, np.array([0, len(bounds) - 1], np.int32)
-    bits = min(max(len(bounds).bit_length() - 3, 4), 22)
+    bits = min(max(len(bounds).bit_length() - 5, 4), 22)
     shift = 32 - bits
     starts = np.arange((1 << bits) + 1, dtype=np.int64) << shift
     return shift, (np.searchsorted(bounds, starts, side="right") - 1).astype(np.int32)

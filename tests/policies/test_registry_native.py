@@ -243,3 +243,33 @@ def test_endless_and_exact_times(monkeypatch) -> None:
         assert [view.contains(parse_ip(text), ts) for text, ts, _ in expected] == [
             answer for _, _, answer in expected
         ]
+
+
+@needs_native
+def test_crowded_blocks_are_searched_like_sparse_ones(monkeypatch) -> None:
+    """Thousands of prefixes inside one /8 put far more pieces in a block of the top-bits table
+    than the C finder reads in a row, so it bisects there: both ways agree with Python."""
+    rng = np.random.default_rng(7)
+    registry = Registry()
+    texts = []
+    for i, value in enumerate(rng.integers(0, 1 << 24, 3000).tolist()):
+        length = int(rng.integers(12, 33))
+        network = ipaddress.IPv4Network(
+            ((10 << 24 | value) >> (32 - length) << (32 - length), length)
+        )
+        texts.append(str(network))
+        registry.apply(
+            RegistryRecord(f"e{i}", None, CATEGORIES[i % 3], [str(network)], i % 7 * 50.0)
+        )
+    sparse = [str(ipaddress.IPv4Network((int(v) << 8, 24))) for v in rng.integers(0, 1 << 24, 300)]
+    registry.apply(RegistryRecord("s", None, "bank", sparse, 10.0))
+    probes = [
+        parse_ip(str(ipaddress.IPv4Address(v))) for v in rng.integers(0, 1 << 32, 3000).tolist()
+    ]
+    probes += [parse_ip(str(ipaddress.ip_network(t).network_address + 1)) for t in texts + sparse]
+    for categories in VIEWS:
+        native, python = registry.view(categories), _python_view(registry, categories, monkeypatch)
+        for ts in (0.0, 120.0, 400.0):
+            assert [native.contains(ip, ts) for ip in probes] == [
+                python.contains(ip, ts) for ip in probes
+            ]
