@@ -23,6 +23,7 @@
 #include <string.h>
 
 #define NONE (-1)
+#define LAYOUT 1 /* registry_index.LAYOUT: the columns below, as registry_index writes them */
 #define NCOLUMNS 4 /* pieces, blocks, windows, codes */
 
 static const Py_ssize_t ITEMSIZE[NCOLUMNS] = {8, 4, 8, 1};
@@ -449,7 +450,9 @@ PyMODINIT_FUNC PyInit__finder(void) {
     if (FOUR == NULL) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
-    if (PyModule_AddObjectRef(m, "Finder", (PyObject *)&FinderType) < 0) {
+    /* the column layout this build reads; registry_index ignores a build of another one */
+    if (PyModule_AddIntConstant(m, "LAYOUT", LAYOUT) < 0 ||
+        PyModule_AddObjectRef(m, "Finder", (PyObject *)&FinderType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -40,9 +40,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+LAYOUT = 1  # the layout of the columns below; a C build for another one is not used
 try:  # the lookup compiled in C (setup.py); without a compiler, the Python below answers
     from policysim.policies import _finder as NATIVE
 except ImportError:  # pragma: no cover - exercised by a test that hides the module
+    NATIVE = None
+if getattr(NATIVE, "LAYOUT", None) != LAYOUT:  # a stale build left in place: Python answers
     NATIVE = None
 
 MAX_CATEGORIES = 63  # one bit per category in a uint64 mask

@@ -228,6 +228,23 @@ print(view.contains(parse_ip("10.0.0.1"), 150.0), view.contains(parse_ip("10.0.0
     assert done.stdout.split() == ["True", "False"]
 
 
+def test_a_build_for_another_column_layout_is_not_used() -> None:
+    """An extension left in place from an older checkout (``pip install -e`` not run again)
+    reads columns laid out otherwise: the registry answers from Python instead."""
+    script = """
+import sys, types
+stale = types.ModuleType("policysim.policies._finder")
+stale.LAYOUT = 0
+sys.modules["policysim.policies._finder"] = stale
+from policysim.policies import registry_index
+print(registry_index.NATIVE)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["None"]
+
+
 def test_endless_and_exact_times(monkeypatch) -> None:
     """Endless windows, a query at exactly a grant's start or end and an int time agree on
     both paths (a window holds on [start, until): never at inf)."""
