@@ -285,8 +285,13 @@ def _in_order_distinct(
     registry, an entity's name and category are the last ones given, and numbers and codes
     follow first appearance. None when the file is not such a one."""
     size = len(entity_ids)
-    rows = zip(prefixes, entity_ids, categories, starts, expires, revoked, strict=True)
-    if len(set(rows)) != size:
+    shared = _repeated(prefixes)  # only rows of one prefix can repeat a grant
+    rows = [row for row, prefix in enumerate(prefixes) if prefix in shared] if shared else []
+    grants = {
+        (prefixes[row], entity_ids[row], categories[row], starts[row], expires[row], revoked[row])
+        for row in rows
+    }
+    if len(grants) != len(rows):
         return None
     if any(prefix[0] == 6 and _covers_mapped(prefix) for prefix in prefixes):
         return None
@@ -328,6 +333,14 @@ def _grant_order(
         keys = [group_rows, *(key[rows[group_rows]] for key in reversed(order_keys))]
         order[at] = group_rows[np.lexsort((*keys, packed[group_rows]))]
     return order
+
+
+def _repeated(prefixes: list[Prefix]) -> set[Prefix]:
+    """The prefixes given on more than one row (one pass over a set of the prefixes alone:
+    hashing whole rows costs five times as much)."""
+    seen: set[Prefix] = set()
+    add = seen.add
+    return {prefix for prefix in prefixes if prefix in seen or add(prefix)}
 
 
 def _texts(prefixes: list[Prefix]) -> list[str]:
