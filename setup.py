@@ -1,7 +1,7 @@
 """The one compiled part of policysim: the registry's as-of-time lookup in C.
 
 Optional: where no compiler is found the build goes on without it and the registry answers from
-its pure-Python finder (policysim.policies.registry_finder says which one is in use).
+its pure-Python finder (``policysim.policies.registry_index.NATIVE`` is None then).
 """
 
 from setuptools import Extension, setup

@@ -440,7 +440,7 @@ static PyMethodDef module_methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_finder",
-    "The registry's as-of-time lookup in C (see policysim.policies.registry_finder).", -1,
+    "The registry's as-of-time lookup in C (see policysim.policies.registry_index).", -1,
     module_methods,
 };
 
