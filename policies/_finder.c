@@ -23,20 +23,22 @@
 #include <string.h>
 
 #define NONE (-1)
-#define LAYOUT 1 /* registry_index.LAYOUT: the columns below, as registry_index writes them */
+#define LAYOUT 2 /* registry_index.LAYOUT: the columns below, as registry_index writes them */
 #define NCOLUMNS 4 /* pieces, blocks, windows, codes */
 
-static const Py_ssize_t ITEMSIZE[NCOLUMNS] = {8, 4, 8, 1};
+/* bytes per item of each column; IPv4 piece records are 32-bit words, IPv6 ones 64-bit */
+static const Py_ssize_t ITEMSIZE[2][NCOLUMNS] = {{4, 4, 8, 1}, {8, 4, 8, 1}};
 
-/* One piece of address space is one record of `pieces`: IPv4 (start, first row), IPv6 (start's
- * high 64 bits, low 64 bits, first row); its rows end where the next piece's begin. A row is a
+/* One piece of address space is one record of `pieces`: IPv4 (start, first row) as 32-bit
+ * words, IPv6 (start's high 64 bits, low 64 bits, first row) as 64-bit ones; its rows end where the next piece's begin. A row is a
  * grant's window in `windows` (start, until) and its category in `codes`. Each lookup touches
  * the block table, one or two piece records and, when the piece has grants, their rows: the
  * fewest cache lines for an index far larger than the caches. */
 typedef struct {
     int indexed;               /* 1: the columns below answer; 0: `exact` answers everything */
     Py_buffer views[NCOLUMNS]; /* held while indexed */
-    const uint64_t *pieces;
+    const uint32_t *pieces4; /* IPv4 records */
+    const uint64_t *pieces6; /* IPv6 records */
     const int32_t *blocks;
     const double *windows;
     const int8_t *codes;
@@ -61,6 +63,7 @@ static void family_clear(Family *f) {
 /* Takes the columns of one index, a tuple (pieces, blocks, windows, codes, shift), checking
  * sizes so that no index read can leave its column. */
 static int family_columns(Family *f, PyObject *columns, int version) {
+    const Py_ssize_t *itemsize = ITEMSIZE[version == 6];
     if (!PyTuple_Check(columns) || PyTuple_GET_SIZE(columns) != NCOLUMNS + 1) {
         PyErr_SetString(PyExc_TypeError, "index columns: a tuple of 4 arrays and a shift");
         return -1;
@@ -70,10 +73,10 @@ static int family_columns(Family *f, PyObject *columns, int version) {
         Py_buffer *view = &f->views[taken];
         if (PyObject_GetBuffer(PyTuple_GET_ITEM(columns, taken), view, PyBUF_C_CONTIGUOUS) < 0)
             goto fail;
-        if (view->itemsize != ITEMSIZE[taken] || view->len % ITEMSIZE[taken]) {
+        if (view->itemsize != itemsize[taken] || view->len % itemsize[taken]) {
             taken++;
             PyErr_Format(PyExc_ValueError, "index column %d: items of %zd bytes, not %zd", taken,
-                         view->itemsize, ITEMSIZE[taken - 1]);
+                         view->itemsize, itemsize[taken - 1]);
             goto fail;
         }
     }
@@ -81,16 +84,17 @@ static int family_columns(Family *f, PyObject *columns, int version) {
     if (shift == -1 && PyErr_Occurred()) goto fail;
     Py_ssize_t width = version == 4 ? 32 : 128;
     f->stride = version == 4 ? 2 : 3;
-    f->pieces = f->views[0].buf;
+    f->pieces4 = f->views[0].buf;
+    f->pieces6 = f->views[0].buf;
     f->blocks = f->views[1].buf;
     f->windows = f->views[2].buf;
     f->codes = f->views[3].buf;
-    f->npieces = f->views[0].len / (8 * f->stride);
+    f->npieces = f->views[0].len / (itemsize[0] * f->stride);
     f->rows = f->views[3].len;
     f->nblocks = f->views[1].len / 4;
     f->shift = (int)shift;
     if (f->npieces < 1 || shift < 0 || shift > width ||
-        f->views[0].len != 8 * f->stride * f->npieces || f->views[2].len != 16 * f->rows ||
+        f->views[0].len != itemsize[0] * f->stride * f->npieces || f->views[2].len != 16 * f->rows ||
         (version == 4 && f->nblocks != ((Py_ssize_t)1 << (32 - shift)) + 1) ||
         (version == 6 && f->nblocks < 2)) {
         PyErr_SetString(PyExc_ValueError, "its index columns do not fit together");
@@ -109,9 +113,16 @@ fail:
  * `bits`, when given, gathers every holding category. */
 static inline int scan(const Family *f, Py_ssize_t piece, double ts, uint64_t mask,
                        uint64_t *bits) {
-    const uint64_t *record = f->pieces + piece * f->stride;
-    uint64_t begin = record[f->stride - 1];
-    uint64_t end = piece + 1 < f->npieces ? record[2 * f->stride - 1] : (uint64_t)f->rows;
+    uint64_t begin, end = (uint64_t)f->rows;
+    if (f->stride == 2) {
+        const uint32_t *record = f->pieces4 + 2 * piece;
+        begin = record[1];
+        if (piece + 1 < f->npieces) end = record[3];
+    } else {
+        const uint64_t *record = f->pieces6 + 3 * piece;
+        begin = record[2];
+        if (piece + 1 < f->npieces) end = record[5];
+    }
     if (end > (uint64_t)f->rows) return NONE;
     int answer = NONE;
     for (uint64_t row = begin; row < end; row++) {
@@ -137,12 +148,12 @@ static inline Py_ssize_t piece4(const Family *f, uint32_t value) {
     if (hi > f->npieces) hi = f->npieces;
     if (hi - lo <= 64) { /* a few records: read in a row, their loads overlap (a bisect's wait
                           * on each other) */
-        while (lo < hi && f->pieces[2 * lo] <= (uint64_t)value) lo++;
+        while (lo < hi && f->pieces4[2 * lo] <= value) lo++;
         return lo - 1;
     }
     while (lo < hi) { /* bisect_right */
         Py_ssize_t mid = (lo + hi) >> 1;
-        if ((uint64_t)value < f->pieces[2 * mid]) hi = mid;
+        if (value < f->pieces4[2 * mid]) hi = mid;
         else lo = mid + 1;
     }
     return lo - 1;
@@ -152,7 +163,7 @@ static inline Py_ssize_t piece6(const Family *f, uint64_t high, uint64_t low) {
     Py_ssize_t lo = 0, hi = f->npieces;
     while (lo < hi) {
         Py_ssize_t mid = (lo + hi) >> 1;
-        uint64_t bh = f->pieces[3 * mid], bl = f->pieces[3 * mid + 1];
+        uint64_t bh = f->pieces6[3 * mid], bl = f->pieces6[3 * mid + 1];
         if (high < bh || (high == bh && low < bl)) hi = mid;
         else lo = mid + 1;
     }

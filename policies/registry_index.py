@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-LAYOUT = 1  # the layout of the columns below; a C build for another one is not used
+LAYOUT = 2  # the layout of the columns below; a C build for another one is not used
 try:  # the lookup compiled in C (setup.py); without a compiler, the Python below answers
     from policysim.policies import _finder as NATIVE
 except ImportError:  # pragma: no cover - exercised by a test that hides the module
@@ -58,9 +58,10 @@ Row = tuple[int, int, int, float, float, int]  # network, length, position, star
 _LOW64 = (1 << 64) - 1
 WIDTH = {4: 32, 6: 128}
 STRIDE = {4: 2, 6: 3}  # words per piece record: (start, first row); (high, low, first row)
-# The arrays of an index with their dtypes on disk.
+# The arrays of an index with their dtypes on disk (``pieces``: see ``PIECES``).
 COLUMNS = ("pieces", "blocks", "windows", "codes", "shape")
-DTYPES = {"pieces": "<u8", "blocks": "<i4", "windows": "<f8", "codes": "i1", "shape": "<i8"}
+DTYPES = {"blocks": "<i4", "windows": "<f8", "codes": "i1", "shape": "<i8"}
+PIECES = {4: "<u4", 6: "<u8"}  # IPv4 records in 32-bit words: half the cache lines per lookup
 
 
 class GrantIndex:
@@ -109,6 +110,7 @@ class GrantIndex:
             nets = np.array(networks, np.int64)
             ends = nets + np.left_shift(np.int64(1), 32 - lengths)
             bounds = _distinct(np.concatenate([nets, ends, np.zeros(1, np.int64)]))
+            bounds = bounds[bounds < 1 << 32]  # a piece past the last address has no address
             first_piece = np.searchsorted(bounds, nets)
             end_piece = np.searchsorted(bounds, ends)
         else:  # 128-bit bounds: placed by rank in Python, the pieces then as for IPv4
@@ -130,7 +132,9 @@ class GrantIndex:
         order = _piece_order(piece, lengths[grant], positions[grant])
         grant, piece = grant[order], piece[order]
         counts = np.bincount(piece, minlength=len(bounds))
-        pieces = np.empty((len(bounds), STRIDE[version]), np.uint64)
+        if len(grant) >= 1 << 32:  # past a 32-bit row number: the exact path answers
+            return None
+        pieces = np.empty((len(bounds), STRIDE[version]), PIECES[version])
         pieces[:, :-1] = bounds.reshape(len(bounds), -1)
         pieces[:, -1] = np.cumsum(counts) - counts
         windows = np.empty((len(grant), 2), np.float64)
@@ -271,7 +275,7 @@ class GrantIndex:
 
     def _probe_sorted(self, values: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         bounds = np.ascontiguousarray(self._pieces[0::2])
-        piece = np.searchsorted(bounds, values.astype(np.uint64), side="right") - 1
+        piece = np.searchsorted(bounds, values.astype(bounds.dtype), side="right") - 1
         return self._probe_pieces(piece, ts)
 
     def _probe_pieces(self, piece: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -309,6 +313,11 @@ def _piece_order(piece: np.ndarray, lengths: np.ndarray, positions: np.ndarray) 
         return np.lexsort((positions, -lengths, piece))
     packed = piece.astype(np.int64) << 40 | (128 - lengths.astype(np.int64)) << 32 | positions
     return np.argsort(packed, kind="stable")
+
+
+def dtype(version: int, name: str) -> str:
+    """The dtype of an index column on disk."""
+    return PIECES[version] if name == "pieces" else DTYPES[name]
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:

@@ -65,7 +65,7 @@ def to_bytes(registry: Registry) -> bytes:
         header = {**state.header, "indexes": [state.indexes[v] is not None for v in _FAMILIES]}
         columns = [state.arrays[name].astype(_DTYPES[name]).tobytes() for name in STATE_COLUMNS]
         indexes = [
-            array.astype(registry_index.DTYPES[name]).tobytes()
+            array.astype(registry_index.dtype(version, name)).tobytes()
             for version in _FAMILIES
             for name, array in _index_columns(state.indexes[version]).items()
         ]
@@ -111,7 +111,7 @@ def _registry(sections: list[memoryview]) -> Registry:
             chunk = sections[at : at + len(names)]
             at += len(names)
             columns = {
-                name: np.frombuffer(section, dtype=registry_index.DTYPES[name])
+                name: np.frombuffer(section, dtype=registry_index.dtype(version, name))
                 for name, section in zip(names, chunk, strict=True)
             }
             indexes[version] = (
