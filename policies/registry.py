@@ -28,10 +28,12 @@ from bisect import insort
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 import numpy as np
 
+from policysim.policies import registry_index
 from policysim.policies.address_columns import AddressColumns
 from policysim.policies.addresses import IP
 from policysim.policies.ipset import IPSet
@@ -167,8 +169,11 @@ class Registry:
         self._stale_grants = 0
         self._probed: tuple | None = None
         self._pending: RegistryState | None = None  # a snapshot's grants, not yet objects
-        self._generation = 0  # rises with every change and index rebuild (finders made again)
+        # The generation: rises with every change and index rebuild (finders made again). One
+        # int64 in an array, so the C finders read it without a Python call.
+        self._clock = np.zeros(1, np.int64)
         self._finders: tuple[int, Finder, Finder] | None = None  # category_at's, per family
+        self._native = None  # category_at's C finder, once made
 
     # --- changes ---------------------------------------------------------------
 
@@ -223,7 +228,7 @@ class Registry:
             changed |= self._add_grant(entity, prefix, grant)
         if changed:
             self.version += 1
-            self._generation += 1
+            self._clock[0] += 1
 
     def _add_grant(self, entity: _Entity, prefix: Prefix, grant: _Grant) -> bool:
         """Index a grant everywhere; False when the very same grant is already there."""
@@ -268,7 +273,7 @@ class Registry:
             self._rebuild_at = max(1024, grants // 8)
             self._stale = IPSet()
             self._stale_grants = 0
-            self._generation += 1
+            self._clock[0] += 1
         return self._indexes
 
     def compile_index(self, version: int = 4) -> GrantIndex | None:
@@ -301,7 +306,7 @@ class Registry:
                 yield self
         finally:
             deferred, self._deferred = self._deferred, None
-            self._generation += 1
+            self._clock[0] += 1
             for category, prefixes in deferred.items():
                 added = IPSet.from_prefixes(prefixes)
                 self._all.update(added)
@@ -321,6 +326,10 @@ class Registry:
             levels.append((length, network_mask(version, length), table))
             levels.sort(key=lambda level: -level[0])
         return table
+
+    @property
+    def _generation(self) -> int:
+        return int(self._clock[0])
 
     # --- questions -------------------------------------------------------------
 
@@ -356,6 +365,11 @@ class Registry:
 
     def category_at(self, ip: IP, ts: float) -> str | None:
         """The registered category of the address at ``ts`` (None = unregistered)."""
+        if registry_index.NATIVE is not None:
+            if self._native is None:
+                self._native = native_finder(self, None)
+            code = self._native.code(ip, ts)
+            return None if code == NONE else self._names[code]
         finders = self._finders
         if finders is None or finders[0] != self._generation:
             four, six = self.finders(self.category_mask(None), None)
@@ -376,12 +390,7 @@ class Registry:
         made = []
         for version, prefilter in ((4, union.contains_v4), (6, union.contains_v6)):
             index = indexes[version]
-
-            def exact(value: int, ts: float, version: int = version, prefilter=prefilter) -> int:
-                if not prefilter(value):
-                    return NONE
-                return self._exact_code((version, value), ts, mask)
-
+            exact = self._exact_finder(version, mask, prefilter)
             if index is None:
                 made.append(exact)
                 continue
@@ -392,6 +401,35 @@ class Registry:
             else:
                 made.append(fast)
         return made[0], made[1]
+
+    def native_families(self, categories: frozenset[str] | None) -> tuple[tuple, tuple]:
+        """What the C finder (``_finder.Finder.reset``) answers from, for IPv4 and IPv6: the
+        compiled index's columns (None: every address takes the exact path), the probe of the
+        prefixes changed since the index was built (None: none changed) and the exact path."""
+        indexes, mask = self._compiled(), self.category_mask(categories)
+        union = self.filter_set(categories)
+        families = []
+        for version, prefilter in ((4, union.contains_v4), (6, union.contains_v6)):
+            index = indexes[version]
+            stale = (self._stale.contains_v4, self._stale.contains_v6)[version == 6]
+            families.append(
+                (
+                    None if index is None else index.native_columns(),
+                    stale if self._stale_grants and index is not None else None,
+                    self._exact_finder(version, mask, prefilter),
+                )
+            )
+        return families[0], families[1]
+
+    def _exact_finder(self, version: int, mask: int, prefilter: Callable[[int], bool]) -> Finder:
+        """The exact path as a finder: the union's probe, then the per-grant tables."""
+
+        def exact(value: int, ts: float) -> int:
+            if not prefilter(value):
+                return NONE
+            return self._exact_code((version, value), ts, mask)
+
+        return exact
 
     def _exact_code(self, ip: IP, ts: float, mask: int) -> int:
         self._objects()
@@ -796,21 +834,38 @@ def gc_paused() -> Iterator[None]:
 
 
 class RegistryView:
-    """A time-dependent set: the addresses registered in some categories at a given time."""
+    """A time-dependent set: the addresses registered in some categories at a given time.
 
-    __slots__ = ("_categories", "_filter", "_find4", "_find6", "_generation", "registry")
+    ``contains(ip, ts)`` answers one address at its time. With the C extension built it is the
+    bound method of a C finder (no Python frame per call); otherwise :meth:`_contains`, the
+    pure-Python reference.
+    """
+
+    __slots__ = (
+        "_categories",
+        "_filter",
+        "_find4",
+        "_find6",
+        "_generation",
+        "contains",
+        "registry",
+    )
 
     def __init__(self, registry: Registry, categories: frozenset[str] | None) -> None:
         self.registry = registry
         self._categories = categories
         self._filter = registry.filter_set(categories)
         self._generation = -1  # the registry's generation the finders were made for
+        if registry_index.NATIVE is None:
+            self.contains: Callable[[IP, float], bool] = self._contains
+        else:
+            self.contains = native_finder(registry, categories).contains
 
     @property
     def categories(self) -> frozenset[str] | None:
         return self._categories
 
-    def contains(self, ip: IP, ts: float) -> bool:
+    def _contains(self, ip: IP, ts: float) -> bool:
         """One address at its time: two Python calls (this and the index's finder) and C."""
         if self._generation != self.registry._generation:
             self._refresh()
@@ -833,6 +888,19 @@ class RegistryView:
             return np.array([grant is not None for grant in found], dtype=bool)
         _, bits = registry.probe_batch(ips, ts)
         return (bits & np.uint64(self.registry.category_mask(self._categories))) != 0
+
+
+def native_finder(registry: Registry, categories: frozenset[str] | None) -> Any:
+    """A C finder of ``registry`` for ``categories``, set up again from the registry whenever
+    the registry's clock moved (it calls back here, then answers)."""
+
+    def refresh() -> None:
+        four, six = registry.native_families(categories)
+        mask = registry.category_mask(categories)
+        finder.reset(registry._generation, mask, four, six)
+
+    finder = registry_index.NATIVE.Finder(registry._clock, refresh)
+    return finder
 
 
 def _routed(fast: Finder, exact: Finder, stale: IPSet, version: int) -> Finder:

@@ -17,6 +17,7 @@ with its line and column.
 from __future__ import annotations
 
 import math
+import operator
 import socket
 from itertools import repeat
 
@@ -75,7 +76,7 @@ def _build(columns: Columns, size: int) -> Registry | None:
     starts, start_raw = times
     expires, expires_raw = expiries
     revoked, revoked_raw = revocations
-    if any(e <= s for s, e in zip(starts, expires, strict=True)):
+    if (np.array(expires, np.float64) <= np.array(starts, np.float64)).any():
         return None
     names = [name or None for name in columns["name"]]
     return Registry.from_state(
@@ -88,13 +89,10 @@ def _prefixes(texts: list[str]) -> list[Prefix] | None:
     """Every prefix parsed (IPv4 texts in one ``inet_pton`` pass), or None on a bad one."""
     parsed: list[Prefix | None] = [None] * len(texts)
     v4_at = [i for i, text in enumerate(texts) if text and ":" not in text]
-    addresses, lengths = [], []
-    for i in v4_at:
-        address, slash, length = texts[i].partition("/")
-        if slash and not (length.isascii() and length.isdigit() and int(length) <= 32):
-            return None
-        addresses.append(address)
-        lengths.append(int(length) if slash else 32)
+    split = _split_lengths([texts[i] for i in v4_at])
+    if split is None:
+        return None
+    addresses, lengths = split
     try:
         packed = b"".join(map(socket.inet_pton, repeat(socket.AF_INET, len(addresses)), addresses))
     except (OSError, ValueError):
@@ -112,6 +110,26 @@ def _prefixes(texts: list[str]) -> list[Prefix] | None:
             except ValueError:
                 return None
     return parsed  # type: ignore[return-value]
+
+
+def _split_lengths(texts: list[str]) -> tuple[list[str], list[int]] | None:
+    """IPv4 prefix texts as addresses and lengths (32 when none is given), in a few passes
+    over all of them at once; None when a length is not 0 to 32 in plain digits."""
+    joined = "\n".join(texts)
+    if joined.count("/") == len(texts):  # every text has a length: split them all at once
+        parts = joined.replace("/", "\n").split("\n") if texts else []
+        addresses, digits = parts[0::2], parts[1::2]
+    else:
+        halves = [text.partition("/") for text in texts]
+        addresses = [address for address, _, _ in halves]
+        digits = [length if slash else "32" for _, slash, length in halves]
+    text = "".join(digits)
+    if not all(digits) or not text.isascii() or not (text.isdigit() or not text):
+        return None
+    lengths = list(map(int, digits))
+    if lengths and max(lengths) > 32:
+        return None
+    return addresses, lengths
 
 
 def _times(texts: list[str] | None, missing: float, size: int) -> tuple[list, list] | None:
@@ -154,36 +172,34 @@ def _state(
     entities, codes, kept, version = _in_order(
         entity_ids, names, categories, prefixes, starts, expires, revoked
     )
-    number = np.array([entities[entity_ids[row]][0] for row in kept], np.int32)
-    order = [kept[i] for i in np.argsort(number, kind="stable").tolist()]  # by entity, in order
+    numbers = {entity: found[0] for entity, found in entities.items()}
+    number = np.fromiter(map(numbers.__getitem__, entity_ids), np.int32, len(entity_ids))[kept]
+    order = np.asarray(kept, np.int64)[np.argsort(number, kind="stable")]  # by entity, in order
     count = len(order)
-    prefix_of = [prefixes[row] for row in order]
-    start_of = [starts[row] for row in order]
-    expires_of = [expires[row] for row in order]
-    revoked_of = [revoked[row] for row in order]
-    until_of = [min(e, r) for e, r in zip(expires_of, revoked_of, strict=True)]
-    category_of = [codes[categories[row]] for row in order]
-    extra: list = []
-    flags = [
-        (raws[0][row] is not None) * 2
-        | (raws[1][row] is not None) * 2 << 2
-        | (raws[2][row] is not None) * 2 << 4
-        for row in order
+    prefix_of = list(map(prefixes.__getitem__, order.tolist()))
+    category_of = np.fromiter(map(codes.__getitem__, categories), np.int32, len(categories))
+    times = [np.array(column, np.float64)[order] for column in (starts, expires, revoked)]
+    given = [  # (rows, 3): whether each time was given, and the values as given
+        np.fromiter(map(operator.is_not, raw, repeat(None)), bool, len(raw))[order] for raw in raws
     ]
-    for row in order:
-        extra.extend(raw[row] for raw in raws if raw[row] is not None)
+    flags = sum((present.astype(np.uint8) * 2) << 2 * at for at, present in enumerate(given))
+    kept_raw = np.empty((count, 3), object)
+    for at, raw in enumerate(raws):
+        kept_raw[:, at] = np.array(raw, object)[order]
+    extra: list = kept_raw[np.stack(given, axis=1)].tolist() if count else []
+    values = [value for _, value, _ in prefix_of]
     arrays = {
         "entity": np.sort(number, kind="stable"),
-        "category": np.array(category_of, np.int32),
-        "family": np.array([p[0] for p in prefix_of], np.uint8),
-        "length": np.array([p[2] for p in prefix_of], np.uint8),
-        "high": np.array([p[1] >> 64 for p in prefix_of], np.uint64),
-        "low": np.array([p[1] & _LOW64 for p in prefix_of], np.uint64),
-        "start": np.array(start_of, np.float64),
-        "expires": np.array(expires_of, np.float64),
-        "revoked": np.array(revoked_of, np.float64),
-        "until": np.array(until_of, np.float64),
-        "raw": np.array(flags, np.uint8),
+        "category": category_of[order],
+        "family": np.fromiter((p[0] for p in prefix_of), np.uint8, count),
+        "length": np.fromiter((p[2] for p in prefix_of), np.uint8, count),
+        "high": np.fromiter((value >> 64 for value in values), np.uint64, count),
+        "low": np.fromiter((value & _LOW64 for value in values), np.uint64, count),
+        "start": times[0],
+        "expires": times[1],
+        "revoked": times[2],
+        "until": np.minimum(times[1], times[2]),
+        "raw": np.asarray(flags, np.uint8) if count else np.zeros(0, np.uint8),
     }
     category_names = list(codes)
     entity_rows = [
@@ -201,7 +217,7 @@ def _state(
         "raw": extra,
         "prefixes": "\n".join(_texts(prefix_of)),
     }
-    sets = _sets(prefix_of, category_of, len(category_names))
+    sets = _sets(prefix_of, arrays["category"].tolist(), len(category_names))
     ranks = entity_rank[arrays["entity"]] if count else arrays["entity"]
     indexes = _indexes(arrays, ranks, category_names, mapped)
     return RegistryState(header, lambda: details, arrays, sets, indexes)
@@ -222,6 +238,9 @@ def _in_order(
     """What applying the rows in order leaves: each entity's [number, name, category], the
     category codes, the rows whose grant is new (a repeated grant is dropped, as ``apply``
     drops a redelivered record) and the registry version (one per row that changed)."""
+    fast = _in_order_distinct(entity_ids, names, categories, prefixes, starts, expires, revoked)
+    if fast is not None:
+        return fast
     entities: dict[str, list] = {}  # id -> [number, name, category]
     codes: dict[str, int] = {}
     seen: set[tuple] = set()
@@ -250,6 +269,78 @@ def _in_order(
             changed = True
         version += changed
     return entities, codes, kept, version
+
+
+def _in_order_distinct(
+    entity_ids: list[str],
+    names: list[str | None],
+    categories: list[str],
+    prefixes: list[Prefix],
+    starts: list[float],
+    expires: list[float],
+    revoked: list[float],
+) -> tuple[dict[str, list], dict[str, int], list[int], int] | None:
+    """:func:`_in_order` for the common file, with C-speed passes: no row repeats another's
+    grant and no IPv6 prefix covers the mapped block. Every row is then kept and changes the
+    registry, an entity's name and category are the last ones given, and numbers and codes
+    follow first appearance. None when the file is not such a one."""
+    size = len(entity_ids)
+    shared = _repeated(prefixes)  # only rows of one prefix can repeat a grant
+    rows = [row for row, prefix in enumerate(prefixes) if prefix in shared] if shared else []
+    grants = {
+        (prefixes[row], entity_ids[row], categories[row], starts[row], expires[row], revoked[row])
+        for row in rows
+    }
+    if len(grants) != len(rows):
+        return None
+    if any(prefix[0] == 6 and _covers_mapped(prefix) for prefix in prefixes):
+        return None
+    final_names = dict(zip(entity_ids, names, strict=True))
+    if None in final_names.values():  # a later row without a name keeps the earlier one
+        named = [(entity, name) for entity, name in zip(entity_ids, names, strict=True) if name]
+        final_names = {entity: None for entity in final_names} | dict(named)
+    final_categories = dict(zip(entity_ids, categories, strict=True))
+    entities = {
+        entity: [number, final_names[entity], final_categories[entity]]
+        for number, entity in enumerate(dict.fromkeys(entity_ids))
+    }
+    codes = {category: code for code, category in enumerate(dict.fromkeys(categories))}
+    return entities, codes, list(range(size)), size
+
+
+def _grant_order(
+    rows: np.ndarray,
+    order_keys: tuple[np.ndarray, ...],
+    lengths: np.ndarray,
+    highs: np.ndarray,
+    lows: np.ndarray,
+) -> np.ndarray:
+    """The rows grouped by prefix, each group in the registry's grant order. Most prefixes
+    hold one grant: the rows are sorted by the prefix alone (IPv4: one packed key), and only
+    the groups of several grants sorted again by the grant order."""
+    if (highs != 0).any():  # IPv6: every key at once
+        keys = [np.arange(len(rows)), *(key[rows] for key in reversed(order_keys))]
+        return np.lexsort((*keys, lows, highs, lengths))
+    packed = lengths.astype(np.int64) << 32 | lows.astype(np.int64)
+    order = np.argsort(packed, kind="stable")
+    same = packed[order][1:] == packed[order][:-1]
+    if same.any():
+        shared = np.zeros(len(order), bool)
+        shared[1:] |= same
+        shared[:-1] |= same
+        at = np.flatnonzero(shared)
+        group_rows = order[at]
+        keys = [group_rows, *(key[rows[group_rows]] for key in reversed(order_keys))]
+        order[at] = group_rows[np.lexsort((*keys, packed[group_rows]))]
+    return order
+
+
+def _repeated(prefixes: list[Prefix]) -> set[Prefix]:
+    """The prefixes given on more than one row (one pass over a set of the prefixes alone:
+    hashing whole rows costs five times as much)."""
+    seen: set[Prefix] = set()
+    add = seen.add
+    return {prefix for prefix in prefixes if prefix in seen or add(prefix)}
 
 
 def _texts(prefixes: list[Prefix]) -> list[str]:
@@ -308,8 +399,7 @@ def _indexes(
             zeros = np.zeros(len(mapped), np.uint64)
             lengths = np.concatenate([lengths, zeros.astype(np.uint8)])
             highs, lows = np.concatenate([highs, zeros]), np.concatenate([lows, zeros])
-        keys = [np.arange(len(rows)), *(key[rows] for key in reversed(order_keys))]
-        order = np.lexsort((*keys, lows, highs, lengths))  # grouped by prefix, then in order
+        order = _grant_order(rows, order_keys, lengths, highs, lows)
         rows, lengths, highs, lows = rows[order], lengths[order], highs[order], lows[order]
         new_group = np.ones(len(rows), bool)
         new_group[1:] = (

@@ -13,11 +13,19 @@ the windows of each piece's grants are compared for all addresses at once,
 one grant deep at a time, so time costs two comparisons and no Python per
 address.
 
-One address (the per-event path) is placed in its piece by one C ``bisect`` (for
+One address (the per-event path) is placed in its piece by a binary search (for
 IPv4 within a block of a small table indexed by the top bits, so the search is
-a step or two) and its piece's grants are read through ``memoryview`` s of the
-same columns: Python ints and floats at C speed, no numpy scalar per lookup.
-IPv6 has its own index, whose piece bounds are Python ints (128 bits).
+a step or two) and its piece's grants are compared with its time. With the C
+extension built (``policysim.policies._finder``, see ``setup.py``) that is C
+reading these columns in place, batches too; otherwise a Python function reads
+them through ``memoryview`` s (Python ints and floats at C speed, no numpy
+scalar per lookup) and batches run in numpy. IPv6 has its own index.
+
+The columns are laid out for the lookups of a large index, which miss the
+caches: a piece is one record of ``pieces`` (its first address and its first
+row; its rows end where the next piece's begin) and a row's window is one pair
+in ``windows`` (start, until), so an address touches the block table, one piece
+record and, when grants cover it, their windows.
 
 The index is a snapshot of the registry's grants: the registry routes
 addresses under prefixes changed since it was built to its exact path and
@@ -32,6 +40,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+LAYOUT = 2  # the layout of the columns below; a C build for another one is not used
+try:  # the lookup compiled in C (setup.py); without a compiler, the Python below answers
+    from policysim.policies import _finder as NATIVE
+except ImportError:  # pragma: no cover - exercised by a test that hides the module
+    NATIVE = None
+if getattr(NATIVE, "LAYOUT", None) != LAYOUT:  # a stale build left in place: Python answers
+    NATIVE = None
+
 MAX_CATEGORIES = 63  # one bit per category in a uint64 mask
 NONE = -1  # the category code of "not registered"
 # A piece covered by many grants repeats them all: past this many (piece, grant) pairs per
@@ -41,11 +57,11 @@ MAX_PAIRS_PER_GRANT = 16
 Row = tuple[int, int, int, float, float, int]  # network, length, position, start, until, code
 _LOW64 = (1 << 64) - 1
 WIDTH = {4: 32, 6: 128}
-# The arrays of an index with their dtypes on disk; IPv4 ``bounds`` are int64, IPv6 ones
-# (high, low) uint64 pairs, so both fit the same 8-byte column.
-COLUMNS = ("bounds", "blocks", "counts", "first", "starts", "untils", "codes", "shape")
-DTYPES = {"blocks": "<i4", "counts": "<i4", "first": "<i8", "starts": "<f8", "untils": "<f8",
-          "codes": "i1", "shape": "<i8"}  # fmt: skip
+STRIDE = {4: 2, 6: 3}  # words per piece record: (start, first row); (high, low, first row)
+# The arrays of an index with their dtypes on disk (``pieces``: see ``PIECES``).
+COLUMNS = ("pieces", "blocks", "windows", "codes", "shape")
+DTYPES = {"blocks": "<i4", "windows": "<f8", "codes": "i1", "shape": "<i8"}
+PIECES = {4: "<u4", 6: "<u8"}  # IPv4 records in 32-bit words: half the cache lines per lookup
 
 
 class GrantIndex:
@@ -53,13 +69,12 @@ class GrantIndex:
 
     __slots__ = (
         "_blocks",
-        "_bounds",
+        "_bounds6",
         "_codes",
-        "_counts",
-        "_first",
+        "_native",
+        "_pieces",
         "_shift",
-        "_starts",
-        "_untils",
+        "_windows",
         "size",
         "version",
     )
@@ -90,10 +105,12 @@ class GrantIndex:
     ) -> GrantIndex | None:
         """:meth:`build` from columns (the networks as Python ints, the rest as arrays)."""
         n = len(networks)
+        bounds6 = None
         if version == 4:
             nets = np.array(networks, np.int64)
             ends = nets + np.left_shift(np.int64(1), 32 - lengths)
-            bounds = np.unique(np.concatenate([nets, ends, np.zeros(1, np.int64)]))
+            bounds = _distinct(np.concatenate([nets, ends, np.zeros(1, np.int64)]))
+            bounds = bounds[bounds < 1 << 32]  # a piece past the last address has no address
             first_piece = np.searchsorted(bounds, nets)
             end_piece = np.searchsorted(bounds, ends)
         else:  # 128-bit bounds: placed by rank in Python, the pieces then as for IPv4
@@ -101,39 +118,45 @@ class GrantIndex:
                 net + (1 << (128 - length))
                 for net, length in zip(networks, lengths.tolist(), strict=True)
             ]
-            bounds = sorted({0, *networks, *ends_list} - {1 << 128})  # 129 bits: no piece
-            rank = {bound: at for at, bound in enumerate(bounds)}
-            rank[1 << 128] = len(bounds)
+            bounds6 = sorted({0, *networks, *ends_list} - {1 << 128})  # 129 bits: no piece
+            rank = {bound: at for at, bound in enumerate(bounds6)}
+            rank[1 << 128] = len(bounds6)
             first_piece = np.fromiter(map(rank.__getitem__, networks), np.int64, n)
             end_piece = np.fromiter(map(rank.__getitem__, ends_list), np.int64, n)
+            bounds = np.array([(b >> 64, b & _LOW64) for b in bounds6], np.uint64)
         spans = end_piece - first_piece
         if int(spans.sum()) > MAX_PAIRS_PER_GRANT * max(n, 1 << 16):
             return None
         grant = np.repeat(np.arange(n), spans)
         piece = np.repeat(first_piece - (np.cumsum(spans) - spans), spans) + np.arange(len(grant))
-        order = np.lexsort((positions[grant], -lengths[grant], piece))
+        order = _piece_order(piece, lengths[grant], positions[grant])
         grant, piece = grant[order], piece[order]
         counts = np.bincount(piece, minlength=len(bounds))
+        if len(grant) >= 1 << 32:  # past a 32-bit row number: the exact path answers
+            return None
+        pieces = np.empty((len(bounds), STRIDE[version]), PIECES[version])
+        pieces[:, :-1] = bounds.reshape(len(bounds), -1)
+        pieces[:, -1] = np.cumsum(counts) - counts
+        windows = np.empty((len(grant), 2), np.float64)
+        windows[:, 0] = starts[grant]
+        windows[:, 1] = untils[grant]
         index = cls.__new__(cls)
+        index._native = None
+        index._bounds6 = bounds6
         index.size = n
         index.version = version
-        index._bounds = bounds
-        index._counts = counts.astype(np.int32)
-        index._first = (np.cumsum(counts) - counts).astype(np.int64)
-        index._starts = starts[grant]
-        index._untils = untils[grant]
+        index._pieces = pieces.ravel()
+        index._windows = windows.ravel()
         index._codes = codes[grant]
         index._shift, index._blocks = _block_table(bounds, version)
         return index
 
     def columns(self) -> dict[str, np.ndarray]:
-        """The index as arrays (for a snapshot); IPv6 bounds as (high, low) 64-bit pairs."""
-        bounds = self._bounds
-        if self.version == 6:
-            bounds = np.array([(b >> 64, b & _LOW64) for b in bounds], np.uint64).ravel()
-        columns = (bounds, self._blocks, self._counts, self._first, self._starts, self._untils)
+        """The index as arrays (for a snapshot)."""
         return {
-            **dict(zip(COLUMNS, columns, strict=False)),
+            "pieces": self._pieces,
+            "blocks": self._blocks,
+            "windows": self._windows,
             "codes": self._codes,
             "shape": np.array([self.size, self._shift], np.int64),
         }
@@ -142,63 +165,78 @@ class GrantIndex:
     def from_columns(cls, version: int, columns: dict[str, np.ndarray]) -> GrantIndex:
         """The index :meth:`columns` gave, the arrays used as they are (no copy)."""
         index = cls.__new__(cls)
+        index._native = None
+        index._bounds6 = None
         index.version = version
         index.size, index._shift = (int(x) for x in columns["shape"])
-        bounds = columns["bounds"]
-        pieces = len(bounds) // (1 if version == 4 else 2)
-        rows = len(columns["starts"])
+        pieces, stride = columns["pieces"], STRIDE[version]
         if (
             len(columns["shape"]) != 2
-            or {len(columns["counts"]), len(columns["first"])} != {pieces}
-            or {len(columns["untils"]), len(columns["codes"])} != {rows}
+            or not len(pieces)
+            or len(pieces) % stride
+            or len(columns["windows"]) != 2 * len(columns["codes"])
             or len(columns["blocks"]) != (1 << WIDTH[version] - index._shift) + 1
         ):
             raise ValueError("its index columns do not fit together")
-        if version == 6:
-            highs, lows = bounds[0::2].tolist(), bounds[1::2].tolist()
-            bounds = [high << 64 | low for high, low in zip(highs, lows, strict=True)]
-        index._bounds = bounds
+        index._pieces = pieces
         index._blocks = columns["blocks"]
-        index._counts = columns["counts"]
-        index._first = columns["first"]
-        index._starts = columns["starts"]
-        index._untils = columns["untils"]
+        index._windows = columns["windows"]
         index._codes = columns["codes"]
         return index
 
     def nbytes(self) -> int:
         """Bytes held by the columns (the index's whole memory, short of a few objects)."""
-        arrays = (self._counts, self._first, self._starts, self._untils, self._codes)
+        arrays = (self._pieces, self._blocks, self._windows, self._codes)
         held = sum(a.nbytes for a in arrays)
+        if self._bounds6 is not None:
+            held += sum(8 + 4 * (b.bit_length() // 30 + 1) + 28 for b in self._bounds6)
+        return held
+
+    def native_columns(self) -> tuple:
+        """The columns as the C finder (``policysim.policies._finder``) reads them: native
+        byte order and contiguous (no copy when they already are), then the shift; made once."""
+        if self._native is None:
+            arrays = (self._pieces, self._blocks, self._windows, self._codes)
+            native = tuple(np.ascontiguousarray(a, a.dtype.newbyteorder("=")) for a in arrays)
+            self._native = (*native, self._shift)
+        return self._native
+
+    def _bounds(self) -> Sequence[int]:
+        """Each piece's first address: a strided view of the IPv4 records, Python ints for
+        IPv6 (128 bits, made once)."""
         if self.version == 4:
-            return held + self._bounds.nbytes + self._blocks.nbytes
-        return held + sum(8 + 4 * (b.bit_length() // 30 + 1) + 28 for b in self._bounds)
+            return _native(self._pieces)[0::2]
+        if self._bounds6 is None:
+            highs, lows = self._pieces[0::3].tolist(), self._pieces[1::3].tolist()
+            self._bounds6 = [high << 64 | low for high, low in zip(highs, lows, strict=True)]
+        return self._bounds6
 
     def finder(
         self, mask: int, prefilter: Callable[[int], bool] | None = None
     ) -> Callable[[int, float], int]:
-        """The per-address path: a function giving, for one address value at a time, the
-        category code of the first grant holding it whose category's bit is in ``mask``
-        (``NONE`` if none). ``prefilter`` (a bit set's C probe) answers misses first.
+        """The per-address path in Python (the reference the C finder is tested against): a
+        function giving, for one address value at a time, the category code of the first
+        grant holding it whose category's bit is in ``mask`` (``NONE`` if none).
+        ``prefilter`` (a bit set's C probe) answers misses first.
 
         The columns are read through memoryviews bound into the function: indexing one gives
         a Python number at C speed, and no attribute is looked up per call.
         """
-        bounds = _native(self._bounds) if self.version == 4 else self._bounds
-        blocks, counts, first, starts, untils, codes = map(
-            _native,
-            (self._blocks, self._counts, self._first, self._starts, self._untils, self._codes),
+        bounds = self._bounds()
+        pieces, blocks, windows, codes = map(
+            _native, (self._pieces, self._blocks, self._windows, self._codes)
         )
-        shift = self._shift
+        shift, stride, last, rows = self._shift, STRIDE[self.version], len(bounds) - 1, len(codes)
 
         def find(value: int, ts: float) -> int:
             if prefilter is not None and not prefilter(value):
                 return NONE
             block = value >> shift
             piece = bisect_right(bounds, value, blocks[block], blocks[block + 1] + 1) - 1
-            begin = first[piece]
-            for row in range(begin, begin + counts[piece]):
-                if starts[row] <= ts < untils[row]:
+            at = piece * stride + stride - 1
+            end = pieces[at + stride] if piece < last else rows
+            for row in range(pieces[at], end):
+                if windows[2 * row] <= ts < windows[2 * row + 1]:
                     code = codes[row]
                     if mask >> code & 1:
                         return code
@@ -210,9 +248,17 @@ class GrantIndex:
         """For IPv4 ``values`` at times ``ts``: (category code of the grant that answers,
         ``NONE`` if none; the mask of every category holding the address).
 
-        The addresses are sorted first, so the ``searchsorted`` and the gathers
-        walk the columns in order instead of jumping about.
+        In C when the extension is built (each address placed by its block and a bisect);
+        otherwise in numpy, the addresses sorted first so that the ``searchsorted`` and the
+        gathers walk the columns in order instead of jumping about.
         """
+        if NATIVE is not None:
+            codes = np.empty(len(values), np.int8)
+            bits = np.empty(len(values), np.uint64)
+            values = np.ascontiguousarray(values, np.uint32)
+            ts = np.ascontiguousarray(ts, np.float64)
+            NATIVE.probe4(self.native_columns(), values, ts, codes, bits)
+            return codes, bits
         order = np.argsort(values)
         sorted_codes, sorted_bits = self._probe_sorted(values[order], ts[order])
         codes = np.empty_like(sorted_codes)
@@ -223,12 +269,13 @@ class GrantIndex:
 
     def probe_values(self, values: list[int], ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`probe` for IPv6 values (Python ints), each placed by a C ``bisect``."""
-        bounds = self._bounds
+        bounds = self._bounds()
         pieces = np.fromiter((bisect_right(bounds, v) - 1 for v in values), np.int64, len(values))
         return self._probe_pieces(pieces, ts)
 
     def _probe_sorted(self, values: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        piece = np.searchsorted(self._bounds, values.astype(np.int64), side="right") - 1
+        bounds = np.ascontiguousarray(self._pieces[0::2])
+        piece = np.searchsorted(bounds, values.astype(bounds.dtype), side="right") - 1
         return self._probe_pieces(piece, ts)
 
     def _probe_pieces(self, piece: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -236,14 +283,18 @@ class GrantIndex:
         for all addresses at once."""
         codes = np.full(len(piece), NONE, dtype=np.int8)
         bits = np.zeros(len(piece), dtype=np.uint64)
-        counts = self._counts[piece]
-        first = self._first[piece]
+        stride = STRIDE[self.version]
+        firsts = self._pieces[stride - 1 :: stride].astype(np.int64)
+        ends = np.append(firsts[1:], len(self._codes))
+        first = firsts[piece]
+        counts = ends[piece] - first
+        starts, untils = self._windows[0::2], self._windows[1::2]
         live = np.flatnonzero(counts)
         depth = 0
         while len(live):
             rows = first[live] + depth
             at = ts[live]
-            active = (self._starts[rows] <= at) & (at < self._untils[rows])
+            active = (starts[rows] <= at) & (at < untils[rows])
             held, rows = live[active], rows[active]
             held_codes = self._codes[rows]
             bits[held] |= np.left_shift(np.uint64(1), held_codes.astype(np.uint64))
@@ -254,13 +305,36 @@ class GrantIndex:
         return codes, bits
 
 
-def _block_table(bounds: np.ndarray | list[int], version: int) -> tuple[int, np.ndarray]:
+def _piece_order(piece: np.ndarray, lengths: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The (piece, grant) pairs ordered by piece, most specific prefix first, then position:
+    one sort of a packed key when the numbers fit in it (a sort of three keys costs four
+    times as much)."""
+    if len(piece) and (int(piece.max()) >= 1 << 23 or int(positions.max()) >= 1 << 32):
+        return np.lexsort((positions, -lengths, piece))
+    packed = piece.astype(np.int64) << 40 | (128 - lengths.astype(np.int64)) << 32 | positions
+    return np.argsort(packed, kind="stable")
+
+
+def dtype(version: int, name: str) -> str:
+    """The dtype of an index column on disk."""
+    return PIECES[version] if name == "pieces" else DTYPES[name]
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values (``np.unique`` by a sort: its hash table is slower here)."""
+    values = np.sort(values)
+    keep = np.ones(len(values), bool)
+    keep[1:] = values[1:] != values[:-1]
+    return values[keep]
+
+
+def _block_table(bounds: np.ndarray, version: int) -> tuple[int, np.ndarray]:
     """A shift and, per block of addresses (about one bound each), the piece holding the
     block's first address, so a lookup bisects only the few bounds inside one block. IPv6
-    has one block (a shift of 128): its bounds are Python ints, bisected whole."""
+    has one block (a shift of 128): its bounds are bisected whole."""
     if version == 6:
         return 128, np.array([0, len(bounds) - 1], np.int32)
-    bits = min(max(len(bounds).bit_length() - 1, 4), 22)
+    bits = min(max(len(bounds).bit_length() - 5, 4), 22)
     shift = 32 - bits
     starts = np.arange((1 << bits) + 1, dtype=np.int64) << shift
     return shift, (np.searchsorted(bounds, starts, side="right") - 1).astype(np.int32)

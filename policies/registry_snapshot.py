@@ -26,8 +26,8 @@ from policysim.policies import ipset_file, registry_index
 from policysim.policies.registry import STATE_COLUMNS, Registry, RegistryState, gc_paused
 
 KIND = b"REGS"
-VERSION = 3
-OLD_VERSIONS = (1, 2)  # refused with a sentence: compiling again is quick
+VERSION = 4
+OLD_VERSIONS = (1, 2, 3)  # refused with a sentence: compiling again is quick
 SUFFIX = ".registry"  # what ``policysim registry compile`` suggests; content decides
 
 _DTYPES = {
@@ -65,7 +65,7 @@ def to_bytes(registry: Registry) -> bytes:
         header = {**state.header, "indexes": [state.indexes[v] is not None for v in _FAMILIES]}
         columns = [state.arrays[name].astype(_DTYPES[name]).tobytes() for name in STATE_COLUMNS]
         indexes = [
-            array.astype(_index_dtype(version, name)).tobytes()
+            array.astype(registry_index.dtype(version, name)).tobytes()
             for version in _FAMILIES
             for name, array in _index_columns(state.indexes[version]).items()
         ]
@@ -77,12 +77,6 @@ def _index_columns(index: registry_index.GrantIndex | None) -> dict[str, np.ndar
     if index is None:
         return {name: np.empty(0, np.uint8) for name in registry_index.COLUMNS}
     return index.columns()
-
-
-def _index_dtype(version: int, name: str) -> str:
-    if name == "bounds":
-        return "<i8" if version == 4 else "<u8"
-    return registry_index.DTYPES[name]
 
 
 def from_bytes(data: bytes) -> Registry:
@@ -117,7 +111,7 @@ def _registry(sections: list[memoryview]) -> Registry:
             chunk = sections[at : at + len(names)]
             at += len(names)
             columns = {
-                name: np.frombuffer(section, dtype=_index_dtype(version, name))
+                name: np.frombuffer(section, dtype=registry_index.dtype(version, name))
                 for name, section in zip(names, chunk, strict=True)
             }
             indexes[version] = (
