@@ -11,7 +11,7 @@ SYSTEM_PACKAGES := prometheus chromium docker-compose
 
 .PHONY: setup system run test lint format wheel-check kafka
 
-$(STAMP): pyproject.toml setup.py policies/_finder.c
+$(STAMP): pyproject.toml policies/_finder.c
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

@@ -16,7 +16,7 @@ address.
 One address (the per-event path) is placed in its piece by a binary search (for
 IPv4 within a block of a small table indexed by the top bits, so the search is
 a step or two) and its piece's grants are compared with its time. With the C
-extension built (``policysim.policies._finder``, see ``setup.py``) that is C
+extension built (``policysim.policies._finder``, declared in ``pyproject.toml``) that is C
 reading these columns in place, batches too; otherwise a Python function reads
 them through ``memoryview`` s (Python ints and floats at C speed, no numpy
 scalar per lookup) and batches run in numpy. IPv6 has its own index.
@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 LAYOUT = 2  # the layout of the columns below; a C build for another one is not used
-try:  # the lookup compiled in C (setup.py); without a compiler, the Python below answers
+try:  # the lookup compiled in C (pyproject.toml); without a compiler, the Python below answers
     from policysim.policies import _finder as NATIVE
 except ImportError:  # pragma: no cover - exercised by a test that hides the module
     NATIVE = None
