@@ -5,6 +5,10 @@
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
+# A C compiler in this stage only, for the registry's lookup in C (the runtime stage needs none).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY policysim ./policysim
@@ -13,7 +17,8 @@ COPY simulators ./simulators
 COPY streams ./streams
 COPY dashboards ./dashboards
 RUN python -m venv /opt/policysim \
-    && /opt/policysim/bin/pip install .
+    && /opt/policysim/bin/pip install . \
+    && cd / && /opt/policysim/bin/python -c "from policysim.policies import registry_index as r; assert r.NATIVE"
 
 # Runtime stage: that environment, a non-root user, and the example policies at the paths
 # docker-compose.yml names (policies/examples/... in the working folder). No source tree:
