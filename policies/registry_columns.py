@@ -20,6 +20,7 @@ import math
 import operator
 import socket
 from itertools import repeat
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,6 +31,18 @@ from policysim.policies.registry_index import MAX_CATEGORIES, GrantIndex
 from policysim.policies.timestamps import parse_timestamp
 
 Columns = dict[str, list[str]]
+
+
+class Rows(NamedTuple):
+    """A plain file's rows as parallel columns, parsed: what applying them in order reads."""
+
+    entity_ids: list[str]
+    names: list[str | None]
+    categories: list[str]
+    prefixes: list[Prefix]
+    starts: list[float]
+    expires: list[float]
+    revoked: list[float]
 
 
 def plain_columns(lines: list[str], header: list[str]) -> Columns | None:
@@ -79,10 +92,8 @@ def _build(columns: Columns, size: int) -> Registry | None:
     if (np.array(expires, np.float64) <= np.array(starts, np.float64)).any():
         return None
     names = [name or None for name in columns["name"]]
-    return Registry.from_state(
-        _state(entity_ids, names, categories, prefixes, starts, expires, revoked,
-               (start_raw, expires_raw, revoked_raw))
-    )  # fmt: skip
+    rows = Rows(entity_ids, names, categories, prefixes, starts, expires, revoked)
+    return Registry.from_state(_state(rows, (start_raw, expires_raw, revoked_raw)))
 
 
 def _prefixes(texts: list[str]) -> list[Prefix] | None:
@@ -158,20 +169,10 @@ def _times(texts: list[str] | None, missing: float, size: int) -> tuple[list, li
     return seconds, [text or None for text in texts]
 
 
-def _state(
-    entity_ids: list[str],
-    names: list[str | None],
-    categories: list[str],
-    prefixes: list[Prefix],
-    starts: list[float],
-    expires: list[float],
-    revoked: list[float],
-    raws: tuple[list, list, list],
-) -> RegistryState:
+def _state(rows: Rows, raws: tuple[list, list, list]) -> RegistryState:
     """The columns :meth:`Registry.to_state` would write after applying the rows in order."""
-    entities, codes, kept, version = _in_order(
-        entity_ids, names, categories, prefixes, starts, expires, revoked
-    )
+    entity_ids, _, categories, prefixes, starts, expires, revoked = rows
+    entities, codes, kept, version = _in_order(rows)
     numbers = {entity: found[0] for entity, found in entities.items()}
     number = np.fromiter(map(numbers.__getitem__, entity_ids), np.int32, len(entity_ids))[kept]
     order = np.asarray(kept, np.int64)[np.argsort(number, kind="stable")]  # by entity, in order
@@ -226,19 +227,11 @@ def _state(
 _LOW64 = (1 << 64) - 1
 
 
-def _in_order(
-    entity_ids: list[str],
-    names: list[str | None],
-    categories: list[str],
-    prefixes: list[Prefix],
-    starts: list[float],
-    expires: list[float],
-    revoked: list[float],
-) -> tuple[dict[str, list], dict[str, int], list[int], int]:
+def _in_order(rows: Rows) -> tuple[dict[str, list], dict[str, int], list[int], int]:
     """What applying the rows in order leaves: each entity's [number, name, category], the
     category codes, the rows whose grant is new (a repeated grant is dropped, as ``apply``
     drops a redelivered record) and the registry version (one per row that changed)."""
-    fast = _in_order_distinct(entity_ids, names, categories, prefixes, starts, expires, revoked)
+    fast = _in_order_distinct(rows)
     if fast is not None:
         return fast
     entities: dict[str, list] = {}  # id -> [number, name, category]
@@ -247,7 +240,7 @@ def _in_order(
     kept: list[int] = []
     version = 0
     for row, (entity_id, name, category, prefix, start, end, revoke) in enumerate(
-        zip(entity_ids, names, categories, prefixes, starts, expires, revoked, strict=True)
+        zip(*rows, strict=True)
     ):
         entity = entities.get(entity_id)
         if entity is None:
@@ -271,27 +264,20 @@ def _in_order(
     return entities, codes, kept, version
 
 
-def _in_order_distinct(
-    entity_ids: list[str],
-    names: list[str | None],
-    categories: list[str],
-    prefixes: list[Prefix],
-    starts: list[float],
-    expires: list[float],
-    revoked: list[float],
-) -> tuple[dict[str, list], dict[str, int], list[int], int] | None:
+def _in_order_distinct(rows: Rows) -> tuple[dict[str, list], dict[str, int], list[int], int] | None:
     """:func:`_in_order` for the common file, with C-speed passes: no row repeats another's
     grant and no IPv6 prefix covers the mapped block. Every row is then kept and changes the
     registry, an entity's name and category are the last ones given, and numbers and codes
     follow first appearance. None when the file is not such a one."""
+    entity_ids, names, categories, prefixes, starts, expires, revoked = rows
     size = len(entity_ids)
     shared = _repeated(prefixes)  # only rows of one prefix can repeat a grant
-    rows = [row for row, prefix in enumerate(prefixes) if prefix in shared] if shared else []
+    candidates = [row for row, prefix in enumerate(prefixes) if prefix in shared] if shared else []
     grants = {
         (prefixes[row], entity_ids[row], categories[row], starts[row], expires[row], revoked[row])
-        for row in rows
+        for row in candidates
     }
-    if len(grants) != len(rows):
+    if len(grants) != len(candidates):
         return None
     if any(prefix[0] == 6 and _covers_mapped(prefix) for prefix in prefixes):
         return None

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from policysim.base.settings import Settings
-from policysim.streams.envelopes import Enveloper
+from policysim.streams.envelopes import Enveloper, Message
 
 
 class TargetError(ValueError):
@@ -65,15 +65,8 @@ class KafkaSink:
         if message is not None:
             await self._send(message)
 
-    async def _send(self, message) -> None:
-        await self.producer.send(
-            message.partition,
-            message.key,
-            message.value,
-            message.sent_at,
-            message.events,
-            message.opened,
-        )
+    async def _send(self, message: Message) -> None:
+        await self.producer.send(message)
         self.messages += 1
 
     async def tick(self) -> None:

@@ -43,7 +43,7 @@ from kafka.errors import KafkaError as KafkaPythonError
 
 from policysim.base.settings import Settings
 from policysim.streams.connect import TopicMissing, wait_for_broker
-from policysim.streams.envelopes import partition_of
+from policysim.streams.envelopes import Message, partition_of
 from policysim.streams.headers import SENT_AT_HEADER, time_value
 from policysim.streams.kafka_config import aiokafka_kwargs, kafka_python_kwargs
 
@@ -136,19 +136,11 @@ class Producer(ABC):
         return TopicMissing(f"topic {self.topic!r} does not exist at {self.settings.bootstrap}")
 
     @abstractmethod
-    async def send(
-        self,
-        partition: int,
-        key: bytes | None,
-        value: bytes,
-        sent_at: float,
-        events: int = 1,
-        opened: float | None = None,
-    ) -> None:
-        """Queue one message of ``events`` events (delivery is settled by :meth:`stop`).
+    async def send(self, message: Message) -> None:
+        """Queue one message (delivery is settled by :meth:`stop`).
 
-        ``opened`` is the monotonic time its first event started waiting for its envelope; a
-        producer that holds messages back to batch them counts ``linger`` from then.
+        A producer that holds messages back to batch them counts ``linger`` from the message's
+        ``opened``, when its first event started waiting for its envelope.
         """
 
     async def tick(self, force: bool = False) -> None:  # noqa: B027 - optional hook
@@ -185,20 +177,17 @@ class KafkaPythonProducer(Producer):
             raise self._missing()
         return len(found)
 
-    async def send(
-        self,
-        partition: int,
-        key: bytes | None,
-        value: bytes,
-        sent_at: float,
-        events: int = 1,
-        opened: float | None = None,
-    ) -> None:
+    async def send(self, message: Message) -> None:
+        events = message.events
         self.messages += 1
         self.events += events
         try:
             future = self._producer.send(
-                self.topic, value=value, key=key, partition=partition, headers=_headers(sent_at)
+                self.topic,
+                value=message.value,
+                key=message.key,
+                partition=message.partition,
+                headers=_headers(message.sent_at),
             )
         except KafkaPythonError as exc:
             self._failed(events, exc)
@@ -272,25 +261,21 @@ class AioKafkaProducer(_AioProducer):
 
     name = "aiokafka"
 
-    async def send(
-        self,
-        partition: int,
-        key: bytes | None,
-        value: bytes,
-        sent_at: float,
-        events: int = 1,
-        opened: float | None = None,
-    ) -> None:
+    async def send(self, message: Message) -> None:
         self.messages += 1
-        self.events += events
+        self.events += message.events
         try:
             future = await self._producer.send(
-                self.topic, value=value, key=key, partition=partition, headers=_headers(sent_at)
+                self.topic,
+                value=message.value,
+                key=message.key,
+                partition=message.partition,
+                headers=_headers(message.sent_at),
             )
         except AioKafkaError as exc:
-            self._failed(events, exc)
+            self._failed(message.events, exc)
             return
-        self._track(future, events)
+        self._track(future, message.events)
 
 
 class AioKafkaBatchProducer(_AioProducer):
@@ -306,20 +291,18 @@ class AioKafkaBatchProducer(_AioProducer):
         self._batches = PartitionBatches(self._producer)
         return partitions
 
-    async def send(
-        self,
-        partition: int,
-        key: bytes | None,
-        value: bytes,
-        sent_at: float,
-        events: int = 1,
-        opened: float | None = None,
-    ) -> None:
+    async def send(self, message: Message) -> None:
         self._batches.append(
-            self.topic, partition, key, value, _headers(sent_at), weight=events, opened=opened
+            self.topic,
+            message.partition,
+            message.key,
+            message.value,
+            _headers(message.sent_at),
+            weight=message.events,
+            opened=message.opened,
         )
         self.messages += 1
-        self.events += events
+        self.events += message.events
         if self._batches.has_full:
             await self._ship(float("-inf"))
 
@@ -362,7 +345,8 @@ async def publish(
     partitions = await sender.start()
     try:
         for key, value in keyed:
-            await sender.send(partition_of(key, partitions), key.encode(), value, time.time())
+            partition = partition_of(key, partitions)
+            await sender.send(Message(partition, key.encode(), value, time.time(), 1))
     finally:
         await sender.stop()
     return sender.delivery
