@@ -19,9 +19,10 @@ import struct
 import subprocess
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Self
 
 log = logging.getLogger(__name__)
 
@@ -97,47 +98,57 @@ def _recv_exact(sock: socket.socket, size: int) -> bytes | None:
     return data
 
 
-class Broker(Protocol):
-    """A Kafka on loopback that policysim starts and stops: what every engine offers."""
+class Broker(ABC):
+    """A Kafka on loopback that policysim starts and stops: what every engine offers, and the
+    context manager (start on entry, stop on exit) written once for all of them."""
 
     host: str
     port: int
 
     @property
+    @abstractmethod
     def bootstrap(self) -> str:
         """``HOST:PORT[,HOST:PORT...]`` for Kafka clients."""
 
     @property
+    @abstractmethod
     def running(self) -> bool:
         """Whether the broker's processes are alive."""
 
     @property
+    @abstractmethod
     def pids(self) -> list[int]:
         """The process ids of its live processes, for resource sampling."""
 
-    def start(self) -> Broker:
+    @abstractmethod
+    def start(self) -> Self:
         """Start and return once it answers Kafka requests (BrokerError otherwise)."""
 
+    @abstractmethod
     def stop(self, timeout: float = 10.0) -> None:
         """Stop it and reap its processes."""
 
+    @abstractmethod
     def kill(self) -> None:
         """Kill it at once (SIGKILL), as a crash would."""
 
+    @abstractmethod
     def wait(self) -> int:
         """Block until it ends by itself; its exit code."""
 
-    def __enter__(self) -> Broker: ...
+    def __enter__(self) -> Self:
+        return self.start()
 
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None: ...
+    ) -> None:
+        self.stop()
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(Broker):
     """A Tansu broker subprocess on ``127.0.0.1:port`` (``port=0`` picks a free one).
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. The
@@ -241,14 +252,3 @@ class EmbeddedBroker:
         if self._process is None:
             return 0
         return self._process.wait()
-
-    def __enter__(self) -> EmbeddedBroker:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -19,10 +19,10 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from types import TracebackType
 
 from policysim.streams.broker import (
     LOOPBACK,
+    Broker,
     BrokerError,
     api_versions_ok,
     brokers_registered,
@@ -110,7 +110,7 @@ def new_cluster_id() -> str:
             return cluster_id
 
 
-class ApacheKafka:
+class ApacheKafka(Broker):
     """``nodes`` Apache Kafka servers on 127.0.0.1; node 1 listens on ``port`` (0: a free one).
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. Node 1's
@@ -286,14 +286,3 @@ class ApacheKafka:
             if not any(self._processes):
                 return 0
             time.sleep(0.2)
-
-    def __enter__(self) -> ApacheKafka:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
