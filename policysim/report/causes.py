@@ -75,3 +75,8 @@ def collateral_cause(truth: Truth, v: Verdict) -> str:
     if truth.business_use:
         return "unregistered_business_use"
     return "other"
+
+
+def cause_label(row: dict) -> str:
+    """A cause row's name in tables and charts: ``rule_lets_through`` names its rule."""
+    return row["cause"] + (f" ({row['rule']})" if row.get("rule") else "")

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from policysim.base.palette import DECISION_COLORS
 from policysim.base.vocabulary import DECISIONS
+from policysim.report.causes import cause_label
 
 POLICY_COLORS = ("#1f4e79", "#7b3f99", "#2a9d8f", "#b5651d", "#555555")
 ADOPTION_COLOR = "#2a6fdb"
@@ -240,22 +241,18 @@ def _cause_names(policies: list[dict], kind: str) -> list[str]:
     names: list[str] = []
     for p in policies:
         for row in p["causes"][kind]:
-            name = _cause_label(row)
+            name = cause_label(row)
             views = [v for k, v in row.items() if isinstance(v, dict) and "events" in v]
             if any(v["events"] for v in views) and name not in names:
                 names.append(name)
     return names
 
 
-def _cause_label(row: dict) -> str:
-    return row["cause"] + (f" ({row['rule']})" if row.get("rule") else "")
-
-
 def _stack_bar(axis, labels, policies, kind, name, part, color, hatch) -> None:
     """One cause's share of each policy's bar, stacked after the causes drawn before it."""
     widths = []
     for p in policies:
-        rows = {_cause_label(r): r for r in p["causes"][kind]}
+        rows = {cause_label(r): r for r in p["causes"][kind]}
         row = rows.get(name)
         if row is None:
             widths.append(0)

@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from policysim.base.vocabulary import DECISIONS, TRUTH_LABELS
+from policysim.report.causes import cause_label
 
 
 @dataclass
@@ -217,33 +218,27 @@ def _figures(cell: dict) -> str:
 
 def missed_causes(policy: dict) -> Table:
     """Why traffic to stop got through: every cause, 0 included, blocked-view and allowed."""
-    rows = []
-    for r in policy["causes"]["missed"]:
-        name = r["cause"] + (f" ({r['rule']})" if r["rule"] else "")
-        rows.append([name, "all", _figures(r["block"]), _figures(r["flag_or_block"])])
-        rows += [
-            [name, p["phase"], _figures(p["block"]), _figures(p["flag_or_block"])]
-            for p in r["by_phase"]
-        ]
-    return Table(
-        f"{policy['name']}: why traffic to stop got through",
-        ["cause", "phase", "not blocked", "allowed (missed)"],
-        rows,
-        "Events (distinct sources, distinct entities); causes as defined in docs/report.md.",
-        numeric={2, 3},
-    )
+    columns = {"not blocked": "block", "allowed (missed)": "flag_or_block"}
+    return _causes(policy, "missed", "why traffic to stop got through", columns)
 
 
 def collateral_causes(policy: dict) -> Table:
     """Why legitimate traffic was hit: every cause, 0 included, blocked and flagged apart."""
+    columns = {"blocked": "block", "flagged": "flag"}
+    return _causes(policy, "collateral", "why legitimate traffic was hit", columns)
+
+
+def _causes(policy: dict, kind: str, title: str, columns: dict[str, str]) -> Table:
+    """The ``kind`` cause rows, each over all phases and then per phase, with ``columns``
+    (heading → view of the cause row)."""
     rows = []
-    for r in policy["causes"]["collateral"]:
-        rows.append([r["cause"], "all", _figures(r["block"]), _figures(r["flag"])])
-        rows += [[r["cause"], p["phase"], _figures(p["block"]), _figures(p["flag"])]
-                 for p in r["by_phase"]]  # fmt: skip
+    for r in policy["causes"][kind]:
+        name = cause_label(r)
+        for phase, figures in [("all", r), *((p["phase"], p) for p in r["by_phase"])]:
+            rows.append([name, phase, *(_figures(figures[view]) for view in columns.values())])
     return Table(
-        f"{policy['name']}: why legitimate traffic was hit",
-        ["cause", "phase", "blocked", "flagged"],
+        f"{policy['name']}: {title}",
+        ["cause", "phase", *columns],
         rows,
         "Events (distinct sources, distinct entities); causes as defined in docs/report.md.",
         numeric={2, 3},
