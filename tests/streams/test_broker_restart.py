@@ -13,11 +13,11 @@ import json
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from kafka_topics import private_settings
+from waiting import wait_until
 
 from policysim.app.worker_process import WorkerProcess, sample_sum
 from policysim.base.settings import Settings
@@ -41,15 +41,6 @@ def end_offsets(settings: Settings, topic: str) -> list[int]:
         return [ends[tp] for tp in sorted(ends, key=lambda tp: tp.partition)]
     finally:
         consumer.close()
-
-
-def wait_until(check, timeout: float, what: str) -> None:
-    """Poll ``check()`` until true; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not {what} within {timeout} s")
-        time.sleep(0.1)
 
 
 def _number(text: str) -> int:

@@ -24,6 +24,7 @@ import orjson
 import pytest
 from engines import engine_broker
 from kafka.admin import KafkaAdminClient
+from waiting import wait_until
 
 from policysim.app.pipeline import Pipeline
 from policysim.app.register import register_file
@@ -108,14 +109,6 @@ class Sender(threading.Thread):
             self.error = exc
 
 
-def _wait(check, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not {what} within {timeout} s")
-        time.sleep(0.05)
-
-
 def _run_losing(victim_of, tmp_path: Path, what: str) -> None:
     """The whole scenario; ``victim_of(cluster)`` picks the node to kill."""
     cluster = engine_broker("apache", tmp_path / "kafka.log", nodes=3)
@@ -132,7 +125,7 @@ def _run_losing(victim_of, tmp_path: Path, what: str) -> None:
             assert pipeline.worker is not None
             sender = Sender(pipeline)
             sender.start()
-            _wait(lambda: sender.sent >= KILL_AFTER or not sender.is_alive(), 60, "sending")
+            wait_until(lambda: sender.sent >= KILL_AFTER or not sender.is_alive(), 60, "sending")
             victim = victim_of(cluster)
             cluster.kill_node(victim)
             killed = time.monotonic()
