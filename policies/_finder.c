@@ -19,19 +19,27 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
 #define NONE (-1)
-#define LAYOUT 2 /* registry_index.LAYOUT: the columns below, as registry_index writes them */
+#define LAYOUT 3 /* registry_index.LAYOUT: the columns below, as registry_index writes them */
 #define NCOLUMNS 4 /* pieces, blocks, windows, codes */
 
-/* bytes per item of each column; IPv4 piece records are 32-bit words, IPv6 ones 64-bit */
-static const Py_ssize_t ITEMSIZE[2][NCOLUMNS] = {{4, 4, 8, 1}, {8, 4, 8, 1}};
+/* bytes per item of each column; IPv4 piece records are 32-bit words, IPv6 ones 64-bit; the
+ * windows' 0 stands for either width, 32-bit seconds or floats (see TIMES) */
+static const Py_ssize_t ITEMSIZE[2][NCOLUMNS] = {{4, 4, 0, 1}, {8, 4, 0, 1}};
+#define WINDOWS 2 /* the column of the windows */
+/* registry_index.LATEST: a lookup's time is clamped to [0, LATEST] before 32-bit windows are
+ * compared with it, where 0 is "no start" and 2**32 - 1 "no end" */
+#define NEVER 4294967295.0
+#define LATEST (NEVER - 0.5)
 
 /* One piece of address space is one record of `pieces`: IPv4 (start, first row) as 32-bit
- * words, IPv6 (start's high 64 bits, low 64 bits, first row) as 64-bit ones; its rows end where the next piece's begin. A row is a
- * grant's window in `windows` (start, until) and its category in `codes`. Each lookup touches
+ * words, IPv6 (start's high 64 bits, low 64 bits, first row) as 64-bit ones; its rows end where
+ * the next piece's begin. A row is a grant's window in `windows` (start, until), 32-bit
+ * seconds or floats, and its category in `codes`. Each lookup touches
  * the block table, one or two piece records and, when the piece has grants, their rows: the
  * fewest cache lines for an index far larger than the caches. */
 typedef struct {
@@ -40,7 +48,8 @@ typedef struct {
     const uint32_t *pieces4; /* IPv4 records */
     const uint64_t *pieces6; /* IPv6 records */
     const int32_t *blocks;
-    const double *windows;
+    const double *windows;   /* the windows as floats (NULL when they are seconds) */
+    const uint32_t *seconds; /* the windows as 32-bit seconds (NULL when they are floats) */
     const int8_t *codes;
     Py_ssize_t npieces, rows, nblocks;
     int stride; /* words per piece record: 2 (IPv4) or 3 (IPv6) */
@@ -73,10 +82,12 @@ static int family_columns(Family *f, PyObject *columns, int version) {
         Py_buffer *view = &f->views[taken];
         if (PyObject_GetBuffer(PyTuple_GET_ITEM(columns, taken), view, PyBUF_C_CONTIGUOUS) < 0)
             goto fail;
-        if (view->itemsize != itemsize[taken] || view->len % itemsize[taken]) {
+        Py_ssize_t expected = itemsize[taken];
+        if (taken == WINDOWS) expected = view->itemsize == 4 ? 4 : 8;
+        if (view->itemsize != expected || view->len % expected) {
             taken++;
             PyErr_Format(PyExc_ValueError, "index column %d: items of %zd bytes, not %zd", taken,
-                         view->itemsize, itemsize[taken - 1]);
+                         view->itemsize, expected);
             goto fail;
         }
     }
@@ -87,14 +98,16 @@ static int family_columns(Family *f, PyObject *columns, int version) {
     f->pieces4 = f->views[0].buf;
     f->pieces6 = f->views[0].buf;
     f->blocks = f->views[1].buf;
-    f->windows = f->views[2].buf;
+    int seconds = f->views[WINDOWS].itemsize == 4;
+    f->windows = seconds ? NULL : f->views[WINDOWS].buf;
+    f->seconds = seconds ? f->views[WINDOWS].buf : NULL;
     f->codes = f->views[3].buf;
     f->npieces = f->views[0].len / (itemsize[0] * f->stride);
     f->rows = f->views[3].len;
     f->nblocks = f->views[1].len / 4;
     f->shift = (int)shift;
     if (f->npieces < 1 || shift < 0 || shift > width ||
-        f->views[0].len != itemsize[0] * f->stride * f->npieces || f->views[2].len != 16 * f->rows ||
+        f->views[0].len != itemsize[0] * f->stride * f->npieces || f->views[WINDOWS].len != 2 * f->views[WINDOWS].itemsize * f->rows ||
         (version == 4 && f->nblocks != ((Py_ssize_t)1 << (32 - shift)) + 1) ||
         (version == 6 && f->nblocks < 2)) {
         PyErr_SetString(PyExc_ValueError, "its index columns do not fit together");
@@ -108,6 +121,20 @@ fail:
 }
 
 /* ---- one address ----------------------------------------------------------------------------- */
+
+/* A lookup's time as 32-bit windows compare it (registry_index.clamped): between "no start"
+ * and "no end", infinity itself at "no end" where no window holds; a NaN stays one. */
+static inline double clamped(double ts) {
+    if (ts > LATEST) return isinf(ts) ? NEVER : LATEST;
+    return ts < 0.0 ? 0.0 : ts;
+}
+
+/* Whether the window of `row` holds `ts` (clamped first when the windows are seconds). */
+static inline int holds(const Family *f, uint64_t row, double ts) {
+    if (f->seconds != NULL)
+        return (double)f->seconds[2 * row] <= ts && ts < (double)f->seconds[2 * row + 1];
+    return f->windows[2 * row] <= ts && ts < f->windows[2 * row + 1];
+}
 
 /* The first row of `piece` holding at `ts` with its category in `mask` (its code), or NONE;
  * `bits`, when given, gathers every holding category. */
@@ -124,9 +151,10 @@ static inline int scan(const Family *f, Py_ssize_t piece, double ts, uint64_t ma
         if (piece + 1 < f->npieces) end = record[5];
     }
     if (end > (uint64_t)f->rows) return NONE;
+    if (f->seconds != NULL) ts = clamped(ts);
     int answer = NONE;
     for (uint64_t row = begin; row < end; row++) {
-        if (f->windows[2 * row] <= ts && ts < f->windows[2 * row + 1]) {
+        if (holds(f, row, ts)) {
             int code = f->codes[row];
             if (code < 0 || code > 63) continue;
             if (bits == NULL) {
@@ -395,18 +423,25 @@ static PyTypeObject FinderType = {
 
 /* ---- batches --------------------------------------------------------------------------------- */
 
-/* probe4(columns, values, ts, codes, bits): for IPv4 values (uint32) at times ts (float64),
- * writes the answering code (int8, NONE if none) and the mask of holding categories (uint64)
- * into the given output arrays. */
-static PyObject *probe4(PyObject *module, PyObject *args) {
+/* probe(version, columns, values, ts, codes, bits): for addresses of one family at times ts
+ * (float64), writes the answering code (int8, NONE if none) and the mask of holding categories
+ * (uint64) into the given output arrays. IPv4 values are uint32; IPv6 ones two uint64 each, the
+ * high half first. */
+static PyObject *probe(PyObject *module, PyObject *args) {
+    int version;
     PyObject *columns, *objects[4];
-    if (!PyArg_ParseTuple(args, "O!OOOO", &PyTuple_Type, &columns, &objects[0], &objects[1],
-                          &objects[2], &objects[3]))
+    if (!PyArg_ParseTuple(args, "iO!OOOO", &version, &PyTuple_Type, &columns, &objects[0],
+                          &objects[1], &objects[2], &objects[3]))
         return NULL;
+    if (version != 4 && version != 6) {
+        PyErr_Format(PyExc_ValueError, "IP version %d: only 4 and 6 exist", version);
+        return NULL;
+    }
     Family f = {0};
-    if (family_columns(&f, columns, 4) < 0) return NULL;
+    if (family_columns(&f, columns, version) < 0) return NULL;
     Py_buffer views[4];
-    static const Py_ssize_t sizes[4] = {4, 8, 1, 8};
+    const Py_ssize_t sizes[4] = {version == 4 ? 4 : 8, 8, 1, 8};
+    const Py_ssize_t words = version == 4 ? 1 : 2; /* value items per address */
     int taken = 0;
     PyObject *result = NULL;
     for (; taken < 4; taken++) {
@@ -414,23 +449,25 @@ static PyObject *probe4(PyObject *module, PyObject *args) {
         if (PyObject_GetBuffer(objects[taken], &views[taken], flags) < 0) goto done;
         if (views[taken].itemsize != sizes[taken]) {
             taken++;
-            PyErr_SetString(PyExc_ValueError, "probe4: uint32 values, float64 times, int8 codes,"
-                                              " uint64 bits");
+            PyErr_SetString(PyExc_ValueError, "probe: uint32 (IPv4) or uint64 (IPv6) values,"
+                                              " float64 times, int8 codes, uint64 bits");
             goto done;
         }
     }
-    Py_ssize_t n = views[0].len / 4;
-    if (views[1].len / 8 != n || views[2].len != n || views[3].len / 8 != n) {
-        PyErr_SetString(PyExc_ValueError, "probe4: columns of different lengths");
+    Py_ssize_t n = views[1].len / 8;
+    if (views[0].len != n * words * sizes[0] || views[2].len != n || views[3].len / 8 != n) {
+        PyErr_SetString(PyExc_ValueError, "probe: columns of different lengths");
         goto done;
     }
-    const uint32_t *values = views[0].buf;
+    const uint32_t *values4 = views[0].buf;
+    const uint64_t *values6 = views[0].buf;
     const double *ts = views[1].buf;
     int8_t *codes = views[2].buf;
     uint64_t *bits = views[3].buf;
     Py_BEGIN_ALLOW_THREADS;
     for (Py_ssize_t i = 0; i < n; i++) {
-        Py_ssize_t piece = piece4(&f, values[i]);
+        Py_ssize_t piece = version == 4 ? piece4(&f, values4[i])
+                                        : piece6(&f, values6[2 * i], values6[2 * i + 1]);
         uint64_t held = 0;
         codes[i] = (int8_t)(piece < 0 ? NONE : scan(&f, piece, ts[i], 0, &held));
         bits[i] = held;
@@ -444,8 +481,9 @@ done:
 }
 
 static PyMethodDef module_methods[] = {
-    {"probe4", probe4, METH_VARARGS,
-     "probe4(columns, values, ts, codes, bits): a batch of IPv4 addresses at their times."},
+    {"probe", probe, METH_VARARGS,
+     "probe(version, columns, values, ts, codes, bits): a batch of addresses of one family at"
+     " their times."},
     {NULL, NULL, 0, NULL},
 };
 

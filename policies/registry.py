@@ -25,7 +25,7 @@ from __future__ import annotations
 import gc
 import math
 from bisect import insort
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -157,9 +157,10 @@ class Registry:
         self._entities: dict[str, _Entity] = {}
         self._tables: dict[tuple[int, int], dict[int, list[_Grant]]] = {}
         self._levels: dict[int, list[_Level]] = {4: [], 6: []}
-        self._all = IPSet()
+        self._all_set: IPSet | None = IPSet()  # None: in _stored_sets, not read yet
         self._filters: dict[frozenset[str], IPSet] = {}
-        self._by_category: dict[str, IPSet] = {}
+        self._category_sets: dict[str, IPSet] | None = {}  # None: as _all_set
+        self._stored_sets: Sequence[bytes] = ()  # a snapshot's bit sets, the union's first
         self._deferred: dict[str, list[Prefix]] | None = None
         self._codes: dict[str, int] = {}
         self._names: list[str] = []  # the categories by code
@@ -174,6 +175,25 @@ class Registry:
         self._clock = np.zeros(1, np.int64)
         self._finders: tuple[int, Finder, Finder] | None = None  # category_at's, per family
         self._native = None  # category_at's C finder, once made
+
+    @property
+    def _all(self) -> IPSet:
+        """Every prefix ever registered, as a bit set (a snapshot's is read on first use: a
+        registry answering from its index may never need it)."""
+        if self._all_set is None:
+            self._all_set = IPSet.from_bytes(self._stored_sets[0])
+        return self._all_set
+
+    @property
+    def _by_category(self) -> dict[str, IPSet]:
+        """Each category's prefixes ever registered, as bit sets (read as :attr:`_all`)."""
+        if self._category_sets is None:
+            stored = self._stored_sets  # categories added since the load have none stored
+            names = self._names[: len(stored) - 1]
+            self._category_sets = {
+                name: IPSet.from_bytes(stored[code + 1]) for code, name in enumerate(names)
+            }
+        return self._category_sets
 
     # --- changes ---------------------------------------------------------------
 
@@ -275,6 +295,11 @@ class Registry:
             self._stale_grants = 0
             self._clock[0] += 1
         return self._indexes
+
+    def index(self, version: int) -> GrantIndex | None:
+        """The compiled index the family is answered from now (None: the exact path); for
+        the benchmark's memory figures."""
+        return self._compiled()[version]
 
     def compile_index(self, version: int = 4) -> GrantIndex | None:
         """Every grant of the family (IPv4: mapped aliases included) as the columns of a
@@ -390,7 +415,7 @@ class Registry:
         made = []
         for version, prefilter in ((4, union.contains_v4), (6, union.contains_v6)):
             index = indexes[version]
-            exact = self._exact_finder(version, mask, prefilter)
+            exact = self._exact_finder(version, mask, categories)
             if index is None:
                 made.append(exact)
                 continue
@@ -407,25 +432,25 @@ class Registry:
         compiled index's columns (None: every address takes the exact path), the probe of the
         prefixes changed since the index was built (None: none changed) and the exact path."""
         indexes, mask = self._compiled(), self.category_mask(categories)
-        union = self.filter_set(categories)
         families = []
-        for version, prefilter in ((4, union.contains_v4), (6, union.contains_v6)):
+        for version in (4, 6):
             index = indexes[version]
             stale = (self._stale.contains_v4, self._stale.contains_v6)[version == 6]
             families.append(
                 (
                     None if index is None else index.native_columns(),
                     stale if self._stale_grants and index is not None else None,
-                    self._exact_finder(version, mask, prefilter),
+                    self._exact_finder(version, mask, categories),
                 )
             )
         return families[0], families[1]
 
-    def _exact_finder(self, version: int, mask: int, prefilter: Callable[[int], bool]) -> Finder:
-        """The exact path as a finder: the union's probe, then the per-grant tables."""
+    def _exact_finder(self, version: int, mask: int, categories: frozenset[str] | None) -> Finder:
+        """The exact path as a finder: the categories' union probed (made on the first call:
+        a registry answering from its index may never need it), then the per-grant tables."""
 
         def exact(value: int, ts: float) -> int:
-            if not prefilter(value):
+            if (version, value) not in self.filter_set(categories):
                 return NONE
             return self._exact_code((version, value), ts, mask)
 
@@ -478,7 +503,14 @@ class Registry:
         index = indexes[4]
         values = columns.v4
         at = np.arange(columns.size) if columns.v4_positions is None else columns.v4_positions
-        hits = self._all.contains_v4_array(values)
+        # The C probe answers an address no grant covers as fast as the all-time bit set would
+        # sort it out, so that set (read from a snapshot on first use) filters only for the
+        # numpy path and the exact one.
+        native = registry_index.NATIVE is not None
+        if index is not None and native:
+            hits = np.ones(len(values), bool)
+        else:
+            hits = self._all.contains_v4_array(values)
         if index is None:
             exact = hits
         elif self._stale_grants:
@@ -490,12 +522,13 @@ class Registry:
             rows = at[fast]
             codes[rows], bits[rows] = index.probe(values[fast], ts[rows])
         slow = at[exact].tolist()
+        index6 = indexes[6]
+        sift6 = index6 is None or self._stale_grants or not native
         v6_hits = [
             (i, value)
             for i, value in zip(columns.v6_positions, columns.v6, strict=True)
-            if self._all.contains_v6(value)
+            if not sift6 or self._all.contains_v6(value)
         ]
-        index6 = indexes[6]
         if index6 is None or self._stale_grants:  # IPv6 changes since: the exact path
             slow.extend(i for i, _ in v6_hits)
         elif v6_hits:
@@ -683,9 +716,8 @@ class Registry:
         names = header["categories"]
         registry._codes = {name: code for code, name in enumerate(names)}
         registry._names = list(names)
-        sets = [IPSet.from_bytes(data) for data in state.sets]
-        registry._all = sets[0]
-        registry._by_category = dict(zip(names, sets[1:], strict=True))
+        registry._stored_sets = state.sets
+        registry._all_set = registry._category_sets = None
         if state.indexes is not None:
             registry._indexes = state.indexes
             grants = sum(index.size for index in state.indexes.values() if index is not None)
@@ -772,8 +804,8 @@ class RegistryState:
 
     header: dict
     details: Callable[[], dict]
-    arrays: dict[str, np.ndarray]
-    sets: list[bytes]
+    arrays: Mapping[str, np.ndarray]
+    sets: Sequence[bytes]
     indexes: dict[int, GrantIndex | None] | None
 
 
@@ -854,7 +886,6 @@ class RegistryView:
     def __init__(self, registry: Registry, categories: frozenset[str] | None) -> None:
         self.registry = registry
         self._categories = categories
-        self._filter = registry.filter_set(categories)
         self._generation = -1  # the registry's generation the finders were made for
         if registry_index.NATIVE is None:
             self.contains: Callable[[IP, float], bool] = self._contains
@@ -877,6 +908,7 @@ class RegistryView:
         """The finders for the registry as it is now (it changed since they were made)."""
         registry = self.registry
         mask = registry.category_mask(self._categories)
+        self._filter = registry.filter_set(self._categories)
         self._find4, self._find6 = registry.finders(mask, self._categories)
         self._generation = registry._generation
 

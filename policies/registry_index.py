@@ -25,7 +25,11 @@ The columns are laid out for the lookups of a large index, which miss the
 caches: a piece is one record of ``pieces`` (its first address and its first
 row; its rows end where the next piece's begin) and a row's window is one pair
 in ``windows`` (start, until), so an address touches the block table, one piece
-record and, when grants cover it, their windows.
+record and, when grants cover it, their windows. When every time is a whole
+second (as every registry file gives them) a window is two 32-bit seconds, 0
+for "no start" and ``NEVER`` for "no end", and a lookup's time is clamped
+between them first, which keeps every comparison exact; otherwise it is two
+floats, twice the bytes.
 
 The index is a snapshot of the registry's grants: the registry routes
 addresses under prefixes changed since it was built to its exact path and
@@ -35,12 +39,13 @@ insert, not a rebuild.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-LAYOUT = 2  # the layout of the columns below; a C build for another one is not used
+LAYOUT = 3  # the layout of the columns below; a C build for another one is not used
 try:  # the lookup compiled in C (pyproject.toml); without a compiler, the Python below answers
     from policysim.policies import _finder as NATIVE
 except ImportError:  # pragma: no cover - exercised by a test that hides the module
@@ -59,9 +64,12 @@ _LOW64 = (1 << 64) - 1
 WIDTH = {4: 32, 6: 128}
 STRIDE = {4: 2, 6: 3}  # words per piece record: (start, first row); (high, low, first row)
 # The arrays of an index with their dtypes on disk (``pieces``: see ``PIECES``).
-COLUMNS = ("pieces", "blocks", "windows", "codes", "shape")
-DTYPES = {"blocks": "<i4", "windows": "<f8", "codes": "i1", "shape": "<i8"}
+COLUMNS = ("shape", "pieces", "blocks", "windows", "codes")  # the shape says the others' dtypes
+DTYPES = {"blocks": "<i4", "codes": "i1", "shape": "<i8"}
 PIECES = {4: "<u4", 6: "<u8"}  # IPv4 records in 32-bit words: half the cache lines per lookup
+WINDOWS = {4: "<u4", 8: "<f8"}  # by bytes per time: whole seconds, or floats
+NEVER = (1 << 32) - 1  # the 32-bit "until" of a grant with no end (its "start" 0: none)
+LATEST = NEVER - 0.5  # a time past every finite 32-bit window, and before NEVER
 
 
 class GrantIndex:
@@ -137,16 +145,13 @@ class GrantIndex:
         pieces = np.empty((len(bounds), STRIDE[version]), PIECES[version])
         pieces[:, :-1] = bounds.reshape(len(bounds), -1)
         pieces[:, -1] = np.cumsum(counts) - counts
-        windows = np.empty((len(grant), 2), np.float64)
-        windows[:, 0] = starts[grant]
-        windows[:, 1] = untils[grant]
         index = cls.__new__(cls)
         index._native = None
-        index._bounds6 = bounds6
+        index._bounds6 = None  # 128-bit ints cost 50 bytes a piece: made again only if needed
         index.size = n
         index.version = version
         index._pieces = pieces.ravel()
-        index._windows = windows.ravel()
+        index._windows = _windows(starts, untils)[grant].ravel()
         index._codes = codes[grant]
         index._shift, index._blocks = _block_table(bounds, version)
         return index
@@ -154,11 +159,11 @@ class GrantIndex:
     def columns(self) -> dict[str, np.ndarray]:
         """The index as arrays (for a snapshot)."""
         return {
+            "shape": np.array([self.size, self._shift, self._windows.itemsize], np.int64),
             "pieces": self._pieces,
             "blocks": self._blocks,
             "windows": self._windows,
             "codes": self._codes,
-            "shape": np.array([self.size, self._shift], np.int64),
         }
 
     @classmethod
@@ -168,10 +173,13 @@ class GrantIndex:
         index._native = None
         index._bounds6 = None
         index.version = version
-        index.size, index._shift = (int(x) for x in columns["shape"])
+        shape = columns["shape"]
+        if len(shape) != 3:
+            raise ValueError("its index shape is not (prefixes, shift, bytes per time)")
+        index.size, index._shift, time_bytes = (int(x) for x in shape)
         pieces, stride = columns["pieces"], STRIDE[version]
         if (
-            len(columns["shape"]) != 2
+            columns["windows"].itemsize != time_bytes
             or not len(pieces)
             or len(pieces) % stride
             or len(columns["windows"]) != 2 * len(columns["codes"])
@@ -227,10 +235,13 @@ class GrantIndex:
             _native, (self._pieces, self._blocks, self._windows, self._codes)
         )
         shift, stride, last, rows = self._shift, STRIDE[self.version], len(bounds) - 1, len(codes)
+        seconds = self._windows.itemsize == 4
 
         def find(value: int, ts: float) -> int:
             if prefilter is not None and not prefilter(value):
                 return NONE
+            if seconds:
+                ts = clamped(ts)
             block = value >> shift
             piece = bisect_right(bounds, value, blocks[block], blocks[block + 1] + 1) - 1
             at = piece * stride + stride - 1
@@ -253,12 +264,7 @@ class GrantIndex:
         gathers walk the columns in order instead of jumping about.
         """
         if NATIVE is not None:
-            codes = np.empty(len(values), np.int8)
-            bits = np.empty(len(values), np.uint64)
-            values = np.ascontiguousarray(values, np.uint32)
-            ts = np.ascontiguousarray(ts, np.float64)
-            NATIVE.probe4(self.native_columns(), values, ts, codes, bits)
-            return codes, bits
+            return self._probe_native(np.ascontiguousarray(values, np.uint32), ts)
         order = np.argsort(values)
         sorted_codes, sorted_bits = self._probe_sorted(values[order], ts[order])
         codes = np.empty_like(sorted_codes)
@@ -268,10 +274,24 @@ class GrantIndex:
         return codes, bits
 
     def probe_values(self, values: list[int], ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`probe` for IPv6 values (Python ints), each placed by a C ``bisect``."""
+        """:meth:`probe` for IPv6 values (Python ints): in C as two 64-bit halves each when the
+        extension is built, otherwise each placed by a ``bisect`` over the bounds as Python
+        ints (made once: a C build never needs them)."""
+        if NATIVE is not None:
+            halves = np.fromiter(
+                (half for v in values for half in (v >> 64, v & _LOW64)), np.uint64, 2 * len(values)
+            )
+            return self._probe_native(halves, ts)
         bounds = self._bounds()
         pieces = np.fromiter((bisect_right(bounds, v) - 1 for v in values), np.int64, len(values))
         return self._probe_pieces(pieces, ts)
+
+    def _probe_native(self, values: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        codes = np.empty(len(ts), np.int8)
+        bits = np.empty(len(ts), np.uint64)
+        ts = np.ascontiguousarray(ts, np.float64)
+        NATIVE.probe(self.version, self.native_columns(), values, ts, codes, bits)
+        return codes, bits
 
     def _probe_sorted(self, values: np.ndarray, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         bounds = np.ascontiguousarray(self._pieces[0::2])
@@ -289,6 +309,8 @@ class GrantIndex:
         first = firsts[piece]
         counts = ends[piece] - first
         starts, untils = self._windows[0::2], self._windows[1::2]
+        if self._windows.itemsize == 4:  # as clamped() does
+            ts = np.where(np.isposinf(ts), float(NEVER), np.clip(ts, 0.0, LATEST))
         live = np.flatnonzero(counts)
         depth = 0
         while len(live):
@@ -315,9 +337,40 @@ def _piece_order(piece: np.ndarray, lengths: np.ndarray, positions: np.ndarray) 
     return np.argsort(packed, kind="stable")
 
 
-def dtype(version: int, name: str) -> str:
-    """The dtype of an index column on disk."""
-    return PIECES[version] if name == "pieces" else DTYPES[name]
+def dtype(version: int, name: str, shape: np.ndarray) -> str:
+    """The dtype of an index column on disk, given the index's ``shape`` column (read first:
+    it says how many bytes a time takes)."""
+    if name == "pieces":
+        return PIECES[version]
+    if name == "windows":
+        return WINDOWS[int(shape[2])]
+    return DTYPES[name]
+
+
+def _windows(starts: np.ndarray, untils: np.ndarray) -> np.ndarray:
+    """Each grant's (start, until) as 32-bit seconds when every time is a whole second that
+    fits (no start: 0, no end: ``NEVER``), else as floats."""
+    begun = starts[starts != -np.inf]
+    ending = untils[untils != np.inf]
+    times = np.concatenate([begun, ending])
+    whole = bool(np.all((times >= 1) & (times < NEVER) & (np.floor(times) == times)))
+    windows = np.empty((len(starts), 2), np.uint32 if whole else np.float64)
+    if whole:
+        windows[:, 0] = np.where(starts == -np.inf, 0, starts)
+        windows[:, 1] = np.where(untils == np.inf, NEVER, untils)
+    else:
+        windows[:, 0] = starts
+        windows[:, 1] = untils
+    return windows
+
+
+def clamped(ts: float) -> float:
+    """A lookup's time as a 32-bit window compares it: between "no start" and "no end",
+    where every window with an end is over; infinity itself at "no end", where no window
+    holds (a NaN stays one, and holds nowhere)."""
+    if ts > LATEST:
+        return float(NEVER) if ts == math.inf else LATEST
+    return 0.0 if ts < 0.0 else ts
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:

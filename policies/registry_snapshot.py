@@ -8,16 +8,19 @@ header (version, categories, counts), a MessagePack section of details
 section per grant column, the compiled index of each address family (numpy
 bytes, read back with ``np.frombuffer``) and the bit sets in their own
 snapshot format, all in the container every policysim snapshot uses (magic,
-kind, format version, CRC-32). Loading checks the checksum and wraps the
-arrays: the registry answers from the stored indexes at once, and makes its
-per-grant objects from the columns only when a change, ``explain`` or a
-listing needs them. A truncated or corrupted file fails the checksum and is
-refused whole.
+kind, format version, CRC-32). Loading checks the checksum of the whole file
+and reads the indexes only: the registry answers from them at once, reads a
+bit set when a batch or a category filter first needs it, and reads the grant
+columns and details (to make its per-grant objects) only when a change,
+``explain`` or a listing needs them; until then they take no memory. A
+truncated or corrupted file fails the checksum and is refused whole.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 
 import msgspec
 import numpy as np
@@ -26,8 +29,8 @@ from policysim.policies import ipset_file, registry_index
 from policysim.policies.registry import STATE_COLUMNS, Registry, RegistryState, gc_paused
 
 KIND = b"REGS"
-VERSION = 4
-OLD_VERSIONS = (1, 2, 3)  # refused with a sentence: compiling again is quick
+VERSION = 5
+OLD_VERSIONS = (1, 2, 3, 4)  # refused with a sentence: compiling again is quick
 SUFFIX = ".registry"  # what ``policysim registry compile`` suggests; content decides
 
 _DTYPES = {
@@ -64,25 +67,39 @@ def to_bytes(registry: Registry) -> bytes:
         state = registry.to_state()
         header = {**state.header, "indexes": [state.indexes[v] is not None for v in _FAMILIES]}
         columns = [state.arrays[name].astype(_DTYPES[name]).tobytes() for name in STATE_COLUMNS]
-        indexes = [
-            array.astype(registry_index.dtype(version, name)).tobytes()
-            for version in _FAMILIES
-            for name, array in _index_columns(state.indexes[version]).items()
-        ]
+        indexes = [section for version in _FAMILIES for section in _index(state, version)]
         sections = [_encoder.encode(header), _encoder.encode(state.details())]
         return ipset_file.pack(KIND, VERSION, [*sections, *columns, *indexes, *state.sets])
 
 
-def _index_columns(index: registry_index.GrantIndex | None) -> dict[str, np.ndarray]:
+def _index(state: RegistryState, version: int) -> list[bytes]:
+    """The sections of one family's index (empty ones when it has none)."""
+    index = state.indexes[version]
     if index is None:
-        return {name: np.empty(0, np.uint8) for name in registry_index.COLUMNS}
-    return index.columns()
+        return [b""] * len(registry_index.COLUMNS)
+    columns = index.columns()
+    return [
+        array.astype(registry_index.dtype(version, name, columns["shape"])).tobytes()
+        for name, array in columns.items()
+    ]
 
 
 def from_bytes(data: bytes) -> Registry:
     """The registry in ``data``; :class:`~policysim.policies.ipset_file.SnapshotError` when the
     container is damaged or of an older format."""
-    version, sections = ipset_file.unpack(data, KIND, (VERSION, *OLD_VERSIONS))
+    version, views = ipset_file.unpack(data, KIND, (VERSION, *OLD_VERSIONS))
+    return _loaded(version, [ipset_file.Section(len(view), lambda v=view: v) for view in views])
+
+
+def load(path: str | os.PathLike[str]) -> Registry:
+    """The registry in the snapshot file at ``path``. Only its index is read into memory; its
+    bit sets, grant columns and details are read from the file when first needed (see
+    :func:`~policysim.policies.ipset_file.open_sections`)."""
+    version, sections = ipset_file.open_sections(path, KIND, (VERSION, *OLD_VERSIONS))
+    return _loaded(version, sections)
+
+
+def _loaded(version: int, sections: list[ipset_file.Section]) -> Registry:
     if version != VERSION:
         raise ipset_file.SnapshotError(
             f"the snapshot is in format {version}, written by an older policysim, and this one"
@@ -94,32 +111,26 @@ def from_bytes(data: bytes) -> Registry:
         return _registry(sections)
 
 
-def _registry(sections: list[memoryview]) -> Registry:
+def _registry(sections: list[ipset_file.Section]) -> Registry:
     try:
-        header = _meta_decoder.decode(sections[0])
-        arrays = {
-            name: np.frombuffer(section, dtype=_DTYPES[name])
-            for name, section in zip(STATE_COLUMNS, sections[2:], strict=False)
-        }
-        sizes = {len(array) for array in arrays.values()}
-        if len(sizes) != 1 or len(sections) != _FIXED + 1 + len(header["categories"]):
+        header = _meta_decoder.decode(sections[0].read())
+        stored = dict(zip(STATE_COLUMNS, sections[2:], strict=False))
+        rows = {stored[name].size / np.dtype(_DTYPES[name]).itemsize for name in STATE_COLUMNS}
+        if len(rows) != 1 or len(sections) != _FIXED + 1 + len(header["categories"]):
             raise ValueError("its columns or sets do not fit together")
         at = 2 + len(STATE_COLUMNS)
         indexes = {}
         for version, present in zip(_FAMILIES, header["indexes"], strict=True):
-            names = registry_index.COLUMNS
-            chunk = sections[at : at + len(names)]
-            at += len(names)
-            columns = {
-                name: np.frombuffer(section, dtype=registry_index.dtype(version, name))
-                for name, section in zip(names, chunk, strict=True)
-            }
-            indexes[version] = (
-                registry_index.GrantIndex.from_columns(version, columns) if present else None
-            )
+            chunk = sections[at : at + len(registry_index.COLUMNS)]
+            at += len(chunk)
+            indexes[version] = _read_index(version, chunk) if present else None
         details = sections[1]
         state = RegistryState(
-            header, lambda: _meta_decoder.decode(details), arrays, sections[_FIXED:], indexes
+            header,
+            lambda: _meta_decoder.decode(details.read()),
+            _StoredColumns(stored),
+            _StoredSets(sections[_FIXED:]),
+            indexes,
         )
         return Registry.from_state(state)
     except ipset_file.SnapshotError:
@@ -128,11 +139,67 @@ def _registry(sections: list[memoryview]) -> Registry:
         raise ipset_file.SnapshotError(f"registry snapshot content unreadable: {exc}") from None
 
 
+def _read_index(version: int, sections: list[ipset_file.Section]) -> registry_index.GrantIndex:
+    """One family's index, read now (lookups need all of it); its shape first, which says the
+    other columns' dtypes."""
+    shape = np.frombuffer(sections[0].read(), dtype=registry_index.DTYPES["shape"])
+    columns = {
+        name: np.frombuffer(section.read(), dtype=registry_index.dtype(version, name, shape))
+        for name, section in zip(registry_index.COLUMNS[1:], sections[1:], strict=True)
+    }
+    return registry_index.GrantIndex.from_columns(version, {"shape": shape, **columns})
+
+
+class _StoredColumns(Mapping[str, np.ndarray]):
+    """A snapshot's grant columns, read from it on first use (a change, ``explain``, a listing
+    or a new snapshot: lookups never need them)."""
+
+    def __init__(self, sections: dict[str, ipset_file.Section]) -> None:
+        self._sections = sections
+        self._arrays: dict[str, np.ndarray] | None = None
+
+    def _read(self) -> dict[str, np.ndarray]:
+        if self._arrays is None:
+            self._arrays = {
+                name: np.frombuffer(section.read(), dtype=_DTYPES[name])
+                for name, section in self._sections.items()
+            }
+        return self._arrays
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self._read()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sections)
+
+    def __len__(self) -> int:
+        return len(self._sections)
+
+
+class _StoredSets(Sequence[bytes]):
+    """A snapshot's bit sets, each read from it when asked for."""
+
+    def __init__(self, sections: list[ipset_file.Section]) -> None:
+        self._sections = sections
+
+    def __getitem__(self, at: int) -> bytes:  # type: ignore[override]
+        return self._sections[at].read()
+
+    def __len__(self) -> int:
+        return len(self._sections)
+
+
 def save(registry: Registry, path: str | os.PathLike[str]) -> None:
-    with open(path, "wb") as handle:
-        handle.write(to_bytes(registry))
-
-
-def load(path: str | os.PathLike[str]) -> Registry:
-    with open(path, "rb") as handle:
-        return from_bytes(handle.read())
+    """Write the snapshot beside ``path`` and rename it over ``path``: a process that loaded
+    the old file keeps reading its own (see :func:`load`), and a failed write leaves the old
+    file as it was."""
+    data = to_bytes(registry)
+    folder = os.path.dirname(os.path.abspath(path))
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=".policysim-", delete=False) as handle:
+        try:
+            handle.write(data)
+        except BaseException:
+            handle.close()
+            os.unlink(handle.name)
+            raise
+    os.replace(handle.name, path)

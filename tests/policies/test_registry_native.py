@@ -27,7 +27,9 @@ from policysim.policies.registry import RecordError, Registry, RegistryRecord, R
 NATIVE = registry_index.NATIVE
 needs_native = pytest.mark.skipif(NATIVE is None, reason="the C extension was not built")
 
-TIMES = [None, 100.0, 200.0, 300.0]
+# Whole seconds, repeated so that times coincide, give an index of 32-bit windows; one with a
+# fraction or past 32 bits anywhere gives one of floats: examples draw both.
+TIMES = [None, 100.0, 200.0, 300.0] * 3 + [250.5, 4294967294.0, 4294967296.0]
 CATEGORIES = ["bank", "freelancer", "it_company"]
 SLOW = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]  # monkeypatch: undone each time
 VIEWS = [None, frozenset({"bank"}), frozenset({"freelancer", "it_company"})]
@@ -64,7 +66,9 @@ revocations = st.builds(
     lambda entity, at: RegistryRecord(entity, revoked_at=at), entities, st.sampled_from(TIMES[1:])
 )
 records = st.lists(st.one_of(grants, grants, grants, revocations), max_size=20)
-query_times = st.lists(st.sampled_from([0.0, 99.0, 100.0, 150.0, 200.0, 300.0, 1e9]), min_size=1)
+QUERY_TIMES = [0.0, 99.0, 100.0, 150.0, 200.0, 300.0, 1e9, 250.5, -5.0, -math.inf, math.inf]
+QUERY_TIMES += [4294967294.0, 4294967294.5, 4294967295.0, 4294967296.0, 5e9]  # 32-bit edges
+query_times = st.lists(st.sampled_from(QUERY_TIMES), min_size=1)
 
 
 def _edges(items: list[RegistryRecord]) -> list[str]:
@@ -245,16 +249,23 @@ print(registry_index.NATIVE)
     assert done.stdout.split() == ["None"]
 
 
-def test_endless_and_exact_times(monkeypatch) -> None:
-    """Endless windows, a query at exactly a grant's start or end and an int time agree on
-    both paths (a window holds on [start, until): never at inf)."""
+@pytest.mark.parametrize("other_start, dtype", [(5.0, "<u4"), (5.5, "<f8")])
+def test_endless_and_exact_times(other_start: float, dtype: str, monkeypatch) -> None:
+    """Endless windows, a query at exactly a grant's start or end, times before the epoch and
+    past 32 bits, and an int time agree on both paths, with windows in 32-bit seconds and in
+    floats (a window holds on [start, until): never at inf)."""
     registry = Registry()
     registry.apply(RegistryRecord("a", None, "bank", ["10.0.0.0/8"]))
     registry.apply(RegistryRecord("b", None, "bank", ["11.0.0.0/8"], 100.0, 200.0))
+    registry.apply(RegistryRecord("c", None, "bank", ["12.0.0.0/8"], other_start, 4294967294.0))
+    assert registry.compile_index(4).columns()["windows"].dtype == np.dtype(dtype)
     expected = [
         ("10.0.0.1", -math.inf, True), ("10.0.0.1", math.inf, False), ("10.0.0.1", 0.0, True),
+        ("10.0.0.1", -1.0, True), ("10.0.0.1", 5e9, True),
         ("11.0.0.1", 99.999, False), ("11.0.0.1", 100.0, True), ("11.0.0.1", 199.999, True),
-        ("11.0.0.1", 200.0, False), ("11.0.0.1", 150, True),
+        ("11.0.0.1", 200.0, False), ("11.0.0.1", 150, True), ("11.0.0.1", -1.0, False),
+        ("11.0.0.1", 5e9, False), ("12.0.0.1", 4294967293.5, True),
+        ("12.0.0.1", 4294967294.0, False), ("12.0.0.1", math.inf, False),
     ]  # fmt: skip
     for view in (registry.view(None), _python_view(registry, None, monkeypatch)):
         assert [view.contains(parse_ip(text), ts) for text, ts, _ in expected] == [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,7 @@ def test_an_empty_registry_round_trips() -> None:
     assert loaded.view(None).contains(parse_ip("10.0.0.1"), 0.0) is False
 
 
-@pytest.mark.parametrize("older", [1, 2])
+@pytest.mark.parametrize("older", [1, 2, 4])
 def test_a_snapshot_of_an_older_format_asks_to_compile_again(tmp_path: Path, older: int) -> None:
     path = tmp_path / "old.registry"
     path.write_bytes(ipset_file.pack(registry_snapshot.KIND, older, [b"\x80", b"\x90"]))
@@ -157,3 +158,38 @@ def test_a_loaded_snapshot_answers_before_it_makes_grant_objects() -> None:
     assert loaded._pending is None
     assert loaded.category_at(ips[2], 150.0) == "it_company"
     assert loaded.view(["it_company"]).contains(ips[2], 150.0)
+
+
+def _two_registries() -> tuple[Registry, Registry]:
+    first, second = Registry(), Registry()
+    first.apply(RegistryRecord("a", "Acme", "bank", ["10.0.0.0/8"], 100.0))
+    second.apply(RegistryRecord("b", None, "freelancer", ["11.0.0.0/8", "2001:db8::/32"]))
+    return first, second
+
+
+def test_a_snapshot_file_rewritten_after_the_load_is_refused_when_read_again(
+    tmp_path: Path,
+) -> None:
+    """A loaded file's index is in memory and answers; its grant columns are read from the
+    file on the first change, and a file rewritten in place since is refused, not misread."""
+    first, second = _two_registries()
+    path = tmp_path / "r.registry"
+    registry_snapshot.save(first, path)
+    loaded = registry_snapshot.load(path)
+    path.write_bytes(registry_snapshot.to_bytes(second))
+    assert loaded.view(None).contains(parse_ip("10.0.0.1"), 150.0)
+    with pytest.raises(SnapshotError, match="changed on disk after it was loaded"):
+        loaded.apply(RegistryRecord("c", None, "bank", ["12.0.0.0/8"]))
+
+
+def test_a_snapshot_renamed_over_a_loaded_one_leaves_it_whole(tmp_path: Path) -> None:
+    """Replacing the file by a rename (as ``registry compile`` writes) keeps the loaded one's
+    own file open and readable."""
+    first, second = _two_registries()
+    path, fresh = tmp_path / "r.registry", tmp_path / "new.registry"
+    registry_snapshot.save(first, path)
+    loaded = registry_snapshot.load(path)
+    registry_snapshot.save(second, fresh)
+    os.replace(fresh, path)
+    assert list(loaded.records()) == list(first.records())
+    assert list(registry_snapshot.load(path).records()) == list(second.records())
