@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from policysim.policies.ipset import IPSet
-from policysim.policies.prefixes import MAPPED_START, Prefix, network_text, parse_prefix
+from policysim.policies.prefixes import MAPPED_START, Prefix, PrefixColumns, parse_prefix
 from policysim.policies.registry import Registry, RegistryState, gc_paused
 from policysim.policies.registry_index import MAX_CATEGORIES, GrantIndex
 from policysim.policies.timestamps import parse_timestamp
@@ -39,7 +39,7 @@ class Rows(NamedTuple):
     entity_ids: list[str]
     names: list[str | None]
     categories: list[str]
-    prefixes: list[Prefix]
+    prefixes: PrefixColumns
     starts: list[float]
     expires: list[float]
     revoked: list[float]
@@ -96,36 +96,78 @@ def _build(columns: Columns, size: int) -> Registry | None:
     return Registry.from_state(_state(rows, (start_raw, expires_raw, revoked_raw)))
 
 
-def _prefixes(texts: list[str]) -> list[Prefix] | None:
-    """Every prefix parsed (IPv4 texts in one ``inet_pton`` pass), or None on a bad one."""
-    parsed: list[Prefix | None] = [None] * len(texts)
-    v4_at = [i for i, text in enumerate(texts) if text and ":" not in text]
-    split = _split_lengths([texts[i] for i in v4_at])
+def _prefixes(texts: list[str]) -> PrefixColumns | None:
+    """Every prefix parsed, or None on a bad one: IPv4 texts in one ``inet_pton`` pass, IPv6
+    texts without a zone or a dotted tail in another, the rest one by one."""
+    count = len(texts)
+    columns = PrefixColumns(
+        np.full(count, 4, np.uint8),
+        np.zeros(count, np.uint8),
+        np.zeros(count, np.uint64),
+        np.zeros(count, np.uint64),
+    )
+    v6 = np.fromiter((":" in text or not text for text in texts), bool, count)
+    v4_at = np.flatnonzero(~v6)
+    v6_at = np.flatnonzero(v6).tolist()
+    simple = [at for at in v6_at if texts[at] and "%" not in texts[at] and "." not in texts[at]]
+    one_by_one = sorted(set(v6_at) - set(simple))
+    for family, rows in ((4, v4_at.tolist()), (6, simple)):
+        packed = _packed(family, [texts[at] for at in rows])
+        if packed is None:
+            return None
+        high, low, lengths = packed
+        if family == 6:  # an IPv4-mapped address is IPv4: parse_prefix folds it
+            mapped = (high == 0) & (low >> np.uint64(32) == np.uint64(0xFFFF))
+            rows = np.asarray(rows, np.int64)
+            one_by_one += rows[mapped].tolist()
+            rows, high, low, lengths = (column[~mapped] for column in (rows, high, low, lengths))
+            columns.family[rows] = 6
+        columns.length[rows], columns.high[rows], columns.low[rows] = lengths, high, low
+    for at in one_by_one:
+        try:
+            family, value, length = parse_prefix(texts[at])
+        except ValueError:
+            return None
+        columns.family[at], columns.length[at] = family, length
+        columns.high[at], columns.low[at] = value >> 64, value & _LOW64
+    return columns
+
+
+def _packed(family: int, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Prefix texts of one family as network high and low words and lengths, packed by
+    ``inet_pton`` in one pass; None on a bad address, length or host bits."""
+    split = _split_lengths(texts, _WIDTH[family])
     if split is None:
         return None
     addresses, lengths = split
+    kind = socket.AF_INET if family == 4 else socket.AF_INET6
     try:
-        packed = b"".join(map(socket.inet_pton, repeat(socket.AF_INET, len(addresses)), addresses))
+        packed = b"".join(map(socket.inet_pton, repeat(kind, len(addresses)), addresses))
     except (OSError, ValueError):
         return None
-    values = np.frombuffer(packed, dtype=">u4").astype(np.int64)
-    masks = np.left_shift(np.int64(1), 32 - np.array(lengths, np.int64)) - 1
-    if (values & masks).any():
-        return None  # host bits set
-    for i, value, length in zip(v4_at, values.tolist(), lengths, strict=True):
-        parsed[i] = (4, value, length)
-    for i, prefix in enumerate(parsed):
-        if prefix is None:
-            try:
-                parsed[i] = parse_prefix(texts[i])
-            except ValueError:
-                return None
-    return parsed  # type: ignore[return-value]
+    lengths = np.array(lengths, np.int64)
+    if family == 4:
+        high = np.zeros(len(texts), np.uint64)
+        low = np.frombuffer(packed, ">u4").astype(np.uint64)
+        host = low & ((np.uint64(1) << (32 - lengths).astype(np.uint64)) - np.uint64(1))
+    else:
+        words = np.frombuffer(packed, ">u8").astype(np.uint64)
+        high, low = words[0::2], words[1::2]
+        below = (128 - lengths).astype(np.uint64)  # host bits: 0 to 128
+        low_mask = np.where(below >= 64, _ALL64, (np.uint64(1) << np.minimum(below, 63)) - 1)
+        high_mask = np.where(
+            below > 64, (np.uint64(1) << np.clip(below - 64, 0, 63)) - 1, np.uint64(0)
+        )
+        high_mask[below == 128] = _ALL64
+        host = (low & low_mask) | (high & high_mask)
+    if host.any():
+        return None
+    return high, low, lengths.astype(np.uint8)
 
 
-def _split_lengths(texts: list[str]) -> tuple[list[str], list[int]] | None:
-    """IPv4 prefix texts as addresses and lengths (32 when none is given), in a few passes
-    over all of them at once; None when a length is not 0 to 32 in plain digits."""
+def _split_lengths(texts: list[str], width: int) -> tuple[list[str], list[int]] | None:
+    """Prefix texts as addresses and lengths (``width`` when none is given), in a few passes
+    over all of them at once; None when a length is not 0 to ``width`` in plain digits."""
     joined = "\n".join(texts)
     if joined.count("/") == len(texts):  # every text has a length: split them all at once
         parts = joined.replace("/", "\n").split("\n") if texts else []
@@ -133,12 +175,12 @@ def _split_lengths(texts: list[str]) -> tuple[list[str], list[int]] | None:
     else:
         halves = [text.partition("/") for text in texts]
         addresses = [address for address, _, _ in halves]
-        digits = [length if slash else "32" for _, slash, length in halves]
+        digits = [length if slash else str(width) for _, slash, length in halves]
     text = "".join(digits)
     if not all(digits) or not text.isascii() or not (text.isdigit() or not text):
         return None
     lengths = list(map(int, digits))
-    if lengths and max(lengths) > 32:
+    if lengths and max(lengths) > width:
         return None
     return addresses, lengths
 
@@ -177,7 +219,7 @@ def _state(rows: Rows, raws: tuple[list, list, list]) -> RegistryState:
     number = np.fromiter(map(numbers.__getitem__, entity_ids), np.int32, len(entity_ids))[kept]
     order = np.asarray(kept, np.int64)[np.argsort(number, kind="stable")]  # by entity, in order
     count = len(order)
-    prefix_of = list(map(prefixes.__getitem__, order.tolist()))
+    prefix_of = prefixes.take(order)
     category_of = np.fromiter(map(codes.__getitem__, categories), np.int32, len(categories))
     times = [np.array(column, np.float64)[order] for column in (starts, expires, revoked)]
     given = [  # (rows, 3): whether each time was given, and the values as given
@@ -188,14 +230,10 @@ def _state(rows: Rows, raws: tuple[list, list, list]) -> RegistryState:
     for at, raw in enumerate(raws):
         kept_raw[:, at] = np.array(raw, object)[order]
     extra: list = kept_raw[np.stack(given, axis=1)].tolist() if count else []
-    values = [value for _, value, _ in prefix_of]
     arrays = {
         "entity": np.sort(number, kind="stable"),
         "category": category_of[order],
-        "family": np.fromiter((p[0] for p in prefix_of), np.uint8, count),
-        "length": np.fromiter((p[2] for p in prefix_of), np.uint8, count),
-        "high": np.fromiter((value >> 64 for value in values), np.uint64, count),
-        "low": np.fromiter((value & _LOW64 for value in values), np.uint64, count),
+        **prefix_of._asdict(),
         "start": times[0],
         "expires": times[1],
         "revoked": times[2],
@@ -207,24 +245,26 @@ def _state(rows: Rows, raws: tuple[list, list, list]) -> RegistryState:
         [entity_id, name, category, []] for entity_id, (_, name, category) in entities.items()
     ]
     entity_rank = np.argsort(np.argsort(np.array(list(entities), dtype=object)))
-    candidates = np.flatnonzero((arrays["family"] == 6) & (arrays["high"] == 0)).tolist()
-    mapped = [row for row in candidates if _covers_mapped(prefix_of[row])]
-    distinct = len(set(prefix_of)) + (bool(mapped) and (4, 0, 0) not in set(prefix_of))
-    v6 = len({p for p in prefix_of if p[0] == 6})
-    counts = {"ipv4": distinct - v6, "ipv6": v6, "entities": len(entities), "grants": count}
+    mapped = _mapped_rows(prefix_of)
+    everywhere = ((prefix_of.family == 4) & (prefix_of.length == 0)).any()
+    v6 = _distinct(prefix_of.take(np.flatnonzero(prefix_of.family == 6)))
+    v4 = _distinct(prefix_of) - v6 + (bool(mapped) and not everywhere)
+    counts = {"ipv4": v4, "ipv6": v6, "entities": len(entities), "grants": count}
     header = {"version": version, "categories": category_names, "counts": counts}
     details = {
         "entities": entity_rows,
         "raw": extra,
         "prefixes": "\n".join(_texts(prefix_of)),
     }
-    sets = _sets(prefix_of, arrays["category"].tolist(), len(category_names))
+    sets = _sets(prefix_of, arrays["category"], len(category_names))
     ranks = entity_rank[arrays["entity"]] if count else arrays["entity"]
     indexes = _indexes(arrays, ranks, category_names, mapped)
     return RegistryState(header, lambda: details, arrays, sets, indexes)
 
 
 _LOW64 = (1 << 64) - 1
+_ALL64 = np.uint64(_LOW64)
+_WIDTH = {4: 32, 6: 128}
 
 
 def _in_order(rows: Rows) -> tuple[dict[str, list], dict[str, int], list[int], int]:
@@ -240,7 +280,7 @@ def _in_order(rows: Rows) -> tuple[dict[str, list], dict[str, int], list[int], i
     kept: list[int] = []
     version = 0
     for row, (entity_id, name, category, prefix, start, end, revoke) in enumerate(
-        zip(*rows, strict=True)
+        zip(*rows._replace(prefixes=rows.prefixes.tuples()), strict=True)
     ):
         entity = entities.get(entity_id)
         if entity is None:
@@ -271,15 +311,12 @@ def _in_order_distinct(rows: Rows) -> tuple[dict[str, list], dict[str, int], lis
     follow first appearance. None when the file is not such a one."""
     entity_ids, names, categories, prefixes, starts, expires, revoked = rows
     size = len(entity_ids)
-    shared = _repeated(prefixes)  # only rows of one prefix can repeat a grant
-    candidates = [row for row, prefix in enumerate(prefixes) if prefix in shared] if shared else []
+    candidates = _repeated(prefixes).tolist()  # only rows of one prefix can repeat a grant
     grants = {
-        (prefixes[row], entity_ids[row], categories[row], starts[row], expires[row], revoked[row])
-        for row in candidates
+        (prefix, entity_ids[row], categories[row], starts[row], expires[row], revoked[row])
+        for row, prefix in zip(candidates, prefixes.take(candidates).tuples(), strict=True)
     }
-    if len(grants) != len(candidates):
-        return None
-    if any(prefix[0] == 6 and _covers_mapped(prefix) for prefix in prefixes):
+    if len(grants) != len(candidates) or _mapped_rows(prefixes):
         return None
     final_names = dict(zip(entity_ids, names, strict=True))
     if None in final_names.values():  # a later row without a name keeps the earlier one
@@ -321,22 +358,64 @@ def _grant_order(
     return order
 
 
-def _repeated(prefixes: list[Prefix]) -> set[Prefix]:
-    """The prefixes given on more than one row (one pass over a set of the prefixes alone:
-    hashing whole rows costs five times as much)."""
-    seen: set[Prefix] = set()
-    add = seen.add
-    return {prefix for prefix in prefixes if prefix in seen or add(prefix)}
+def _repeated(prefixes: PrefixColumns) -> np.ndarray:
+    """The rows whose prefix is given on more than one row."""
+    order = _by_prefix(prefixes)
+    same = _same_as_next(prefixes.take(order))
+    shared = np.zeros(len(order), bool)
+    shared[:-1] |= same
+    shared[1:] |= same
+    return np.sort(order[shared])
 
 
-def _texts(prefixes: list[Prefix]) -> list[str]:
-    """Canonical prefix texts (IPv4 through ``inet_ntoa``)."""
-    ntoa = socket.inet_ntoa
+def _distinct(prefixes: PrefixColumns) -> int:
+    """How many different prefixes there are."""
+    return len(prefixes.family) - int(_same_as_next(prefixes.take(_by_prefix(prefixes))).sum())
+
+
+def _by_prefix(prefixes: PrefixColumns) -> np.ndarray:
+    """The rows in prefix order (family, length, network)."""
+    family, length, high, low = prefixes
+    if not high.any() and (low <= 0xFFFFFFFF).all():  # one packed key: one column sorted
+        packed = family.astype(np.int64) << 40 | length.astype(np.int64) << 32
+        return np.argsort(packed | low.astype(np.int64), kind="stable")
+    return np.lexsort((low, high, length, family))
+
+
+def _same_as_next(prefixes: PrefixColumns) -> np.ndarray:
+    """Whether each row's prefix equals the next row's (one shorter than the rows)."""
+    same = np.ones(max(len(prefixes.family) - 1, 0), bool)
+    for column in prefixes:
+        same &= column[1:] == column[:-1]
+    return same
+
+
+def _texts(prefixes: PrefixColumns) -> list[str]:
+    """Canonical prefix texts (as ``network_text`` writes them), every address of a family
+    through ``inet_ntop`` in one pass."""
+    v4 = prefixes.family == 4
+    addresses = np.empty(len(v4), object)
+    packed4 = prefixes.low[v4].astype(">u4").tobytes()
+    addresses[v4] = [socket.inet_ntoa(packed4[at : at + 4]) for at in range(0, len(packed4), 4)]
+    words = np.stack([prefixes.high[~v4], prefixes.low[~v4]], axis=1).astype(">u8")
+    packed6 = words.tobytes()
+    addresses[~v4] = [
+        socket.inet_ntop(socket.AF_INET6, packed6[at : at + 16])
+        for at in range(0, len(packed6), 16)
+    ]
     return [
-        f"{ntoa(value.to_bytes(4))}/{length}"
-        if version == 4
-        else network_text(version, value, length)
-        for version, value, length in prefixes
+        f"{address}/{length}"
+        for address, length in zip(addresses.tolist(), prefixes.length.tolist(), strict=True)
+    ]
+
+
+def _mapped_rows(prefixes: PrefixColumns) -> list[int]:
+    """The rows of IPv6 prefixes covering the IPv4-mapped block."""
+    near = np.flatnonzero((prefixes.family == 6) & (prefixes.high == 0))
+    return [
+        row
+        for row, prefix in zip(near.tolist(), prefixes.take(near).tuples(), strict=True)
+        if _covers_mapped(prefix)
     ]
 
 
@@ -347,16 +426,11 @@ def _covers_mapped(prefix: Prefix) -> bool:
     return version == 6 and value <= MAPPED_START < value + (1 << (128 - length))
 
 
-def _sets(prefixes: list[Prefix], codes: list[int], categories: int) -> list[bytes]:
+def _sets(prefixes: PrefixColumns, codes: np.ndarray, categories: int) -> list[bytes]:
     """The all-time union and each category's set, as snapshot bytes."""
-    by_category: list[list[Prefix]] = [[] for _ in range(categories)]
-    for prefix, code in zip(prefixes, codes, strict=True):
-        by_category[code].append(prefix)
-    sets = [IPSet.from_prefixes(found) for found in by_category]
-    union = IPSet()
-    for ipset in sets:
-        union.update(ipset)
-    return [ipset.to_bytes() for ipset in (union, *sets)]
+    parts = [prefixes.take(np.flatnonzero(codes == code)) for code in range(categories)]
+    sets = [IPSet.union_of(parts), *(IPSet.union_of([part]) for part in parts)]
+    return [ipset.to_bytes() for ipset in sets]
 
 
 def _indexes(
