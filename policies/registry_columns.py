@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import operator
 import socket
-from itertools import repeat
+from collections.abc import Iterable
+from itertools import compress, repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -214,8 +215,10 @@ def _times(texts: list[str] | None, missing: float, size: int) -> tuple[list, li
 def _state(rows: Rows, raws: tuple[list, list, list]) -> RegistryState:
     """The columns :meth:`Registry.to_state` would write after applying the rows in order."""
     entity_ids, _, categories, prefixes, starts, expires, revoked = rows
-    entities, codes, kept, version = _in_order(rows)
-    numbers = {entity: found[0] for entity, found in entities.items()}
+    by_prefix = _by_prefix(prefixes)
+    same = _same_as_next(prefixes.take(by_prefix))
+    entities, codes, kept, version = _in_order(rows, _repeated(by_prefix, same))
+    numbers = dict(zip(entities, range(len(entities)), strict=True))  # in order of appearance
     number = np.fromiter(map(numbers.__getitem__, entity_ids), np.int32, len(entity_ids))[kept]
     order = np.asarray(kept, np.int64)[np.argsort(number, kind="stable")]  # by entity, in order
     count = len(order)
@@ -244,11 +247,13 @@ def _state(rows: Rows, raws: tuple[list, list, list]) -> RegistryState:
     entity_rows = [
         [entity_id, name, category, []] for entity_id, (_, name, category) in entities.items()
     ]
-    entity_rank = np.argsort(np.argsort(np.array(list(entities), dtype=object)))
+    entity_rank = _ranks(list(entities))
     mapped = _mapped_rows(prefix_of)
     everywhere = ((prefix_of.family == 4) & (prefix_of.length == 0)).any()
-    v6 = _distinct(prefix_of.take(np.flatnonzero(prefix_of.family == 6)))
-    v4 = _distinct(prefix_of) - v6 + (bool(mapped) and not everywhere)
+    # a dropped row repeats a kept grant, prefix and all: the kept rows hold every prefix
+    distinct = ~np.append(same, False)
+    v6 = int((distinct & (prefixes.family[by_prefix] == 6)).sum())
+    v4 = int(distinct.sum()) - v6 + (bool(mapped) and not everywhere)
     counts = {"ipv4": v4, "ipv6": v6, "entities": len(entities), "grants": count}
     header = {"version": version, "categories": category_names, "counts": counts}
     details = {
@@ -267,11 +272,14 @@ _ALL64 = np.uint64(_LOW64)
 _WIDTH = {4: 32, 6: 128}
 
 
-def _in_order(rows: Rows) -> tuple[dict[str, list], dict[str, int], list[int], int]:
+def _in_order(
+    rows: Rows, shared: np.ndarray
+) -> tuple[dict[str, list], dict[str, int], list[int], int]:
     """What applying the rows in order leaves: each entity's [number, name, category], the
     category codes, the rows whose grant is new (a repeated grant is dropped, as ``apply``
-    drops a redelivered record) and the registry version (one per row that changed)."""
-    fast = _in_order_distinct(rows)
+    drops a redelivered record) and the registry version (one per row that changed).
+    ``shared``: the rows whose prefix other rows give too."""
+    fast = _in_order_distinct(rows, shared)
     if fast is not None:
         return fast
     entities: dict[str, list] = {}  # id -> [number, name, category]
@@ -304,29 +312,30 @@ def _in_order(rows: Rows) -> tuple[dict[str, list], dict[str, int], list[int], i
     return entities, codes, kept, version
 
 
-def _in_order_distinct(rows: Rows) -> tuple[dict[str, list], dict[str, int], list[int], int] | None:
+def _in_order_distinct(
+    rows: Rows, shared: np.ndarray
+) -> tuple[dict[str, list], dict[str, int], list[int], int] | None:
     """:func:`_in_order` for the common file, with C-speed passes: no row repeats another's
     grant and no IPv6 prefix covers the mapped block. Every row is then kept and changes the
     registry, an entity's name and category are the last ones given, and numbers and codes
     follow first appearance. None when the file is not such a one."""
     entity_ids, names, categories, prefixes, starts, expires, revoked = rows
     size = len(entity_ids)
-    candidates = _repeated(prefixes).tolist()  # only rows of one prefix can repeat a grant
+    candidates = shared.tolist()  # only rows of one prefix can repeat a grant
     grants = {
         (prefix, entity_ids[row], categories[row], starts[row], expires[row], revoked[row])
         for row, prefix in zip(candidates, prefixes.take(candidates).tuples(), strict=True)
     }
     if len(grants) != len(candidates) or _mapped_rows(prefixes):
         return None
-    final_names = dict(zip(entity_ids, names, strict=True))
-    if None in final_names.values():  # a later row without a name keeps the earlier one
-        named = [(entity, name) for entity, name in zip(entity_ids, names, strict=True) if name]
-        final_names = {entity: None for entity in final_names} | dict(named)
-    final_categories = dict(zip(entity_ids, categories, strict=True))
-    entities = {
-        entity: [number, final_names[entity], final_categories[entity]]
-        for number, entity in enumerate(dict.fromkeys(entity_ids))
-    }
+    final_categories = dict(zip(entity_ids, categories, strict=True))  # in order of appearance
+    final_names: Iterable[str | None] = repeat(None, len(final_categories))
+    if any(names):  # a later row without a name keeps the earlier one
+        named = dict(zip(compress(entity_ids, names), compress(names, names), strict=True))
+        final_names = map(named.get, final_categories)
+    numbers = range(len(final_categories))
+    found = zip(numbers, final_names, final_categories.values(), strict=True)
+    entities = dict(zip(final_categories, map(list, found), strict=True))
     codes = {category: code for code, category in enumerate(dict.fromkeys(categories))}
     return entities, codes, list(range(size)), size
 
@@ -358,19 +367,20 @@ def _grant_order(
     return order
 
 
-def _repeated(prefixes: PrefixColumns) -> np.ndarray:
-    """The rows whose prefix is given on more than one row."""
-    order = _by_prefix(prefixes)
-    same = _same_as_next(prefixes.take(order))
-    shared = np.zeros(len(order), bool)
+def _repeated(by_prefix: np.ndarray, same: np.ndarray) -> np.ndarray:
+    """The rows whose prefix is given on more than one row (``by_prefix``: the rows in prefix
+    order; ``same``: whether each there has the next one's prefix)."""
+    shared = np.zeros(len(by_prefix), bool)
     shared[:-1] |= same
     shared[1:] |= same
-    return np.sort(order[shared])
+    return np.sort(by_prefix[shared])
 
 
-def _distinct(prefixes: PrefixColumns) -> int:
-    """How many different prefixes there are."""
-    return len(prefixes.family) - int(_same_as_next(prefixes.take(_by_prefix(prefixes))).sum())
+def _ranks(texts: list[str]) -> np.ndarray:
+    """Each text's place in sorted order."""
+    ranks = np.empty(len(texts), np.int64)
+    ranks[sorted(range(len(texts)), key=texts.__getitem__)] = np.arange(len(texts))
+    return ranks
 
 
 def _by_prefix(prefixes: PrefixColumns) -> np.ndarray:
