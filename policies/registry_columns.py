@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import operator
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from itertools import compress, repeat
 from typing import NamedTuple
 
@@ -79,9 +79,10 @@ def _build(columns: Columns, size: int) -> Registry | None:
     entity_ids, categories = columns["entity_id"], columns["category"]
     if not all(entity_ids) or not all(categories):
         return None
-    prefixes = _prefixes(columns["prefix"])
-    if prefixes is None:
+    parsed = _prefixes(columns["prefix"])
+    if parsed is None:
         return None
+    prefixes, canonical = parsed
     times = _times(columns.get("registered_at"), -math.inf, size)
     expiries = _times(columns.get("expires_at"), math.inf, size)
     revocations = _times(columns.get("revoked_at"), math.inf, size)
@@ -94,32 +95,44 @@ def _build(columns: Columns, size: int) -> Registry | None:
         return None
     names = [name or None for name in columns["name"]]
     rows = Rows(entity_ids, names, categories, prefixes, starts, expires, revoked)
-    return Registry.from_state(_state(rows, (start_raw, expires_raw, revoked_raw)))
+    texts = np.where(canonical, np.array(columns["prefix"], object), None)
+    return Registry.from_state(_state(rows, (start_raw, expires_raw, revoked_raw), texts))
 
 
-def _prefixes(texts: list[str]) -> PrefixColumns | None:
-    """Every prefix parsed, or None on a bad one: IPv4 texts in one ``inet_pton`` pass, IPv6
-    texts without a zone or a dotted tail in another, the rest one by one."""
+def _prefixes(texts: list[str]) -> tuple[PrefixColumns, np.ndarray] | None:
+    """Every prefix parsed, and whether each text is the canonical one (as ``network_text``
+    writes it; False: not known); None on a bad one. IPv4 texts are packed in one
+    ``inet_pton`` pass, IPv6 texts without a zone or a dotted tail in another, the rest one
+    by one."""
     count = len(texts)
+    canonical = np.zeros(count, bool)
     columns = PrefixColumns(
         np.full(count, 4, np.uint8),
         np.zeros(count, np.uint8),
         np.zeros(count, np.uint64),
         np.zeros(count, np.uint64),
     )
-    v6 = np.fromiter((":" in text or not text for text in texts), bool, count)
-    v4_at = np.flatnonzero(~v6)
-    v6_at = np.flatnonzero(v6).tolist()
-    simple = [at for at in v6_at if texts[at] and "%" not in texts[at] and "." not in texts[at]]
-    one_by_one = sorted(set(v6_at) - set(simple))
-    for family, rows in ((4, v4_at.tolist()), (6, simple)):
-        packed = _packed(family, [texts[at] for at in rows])
+    if not all(texts):
+        return None
+    v6 = np.fromiter(map(operator.contains, texts, repeat(":")), bool, count)
+    v6_texts = list(compress(texts, v6))
+    v6_at = np.flatnonzero(v6)
+    one_by_one: list[int] = []
+    joined = "".join(v6_texts)
+    if "%" in joined or "." in joined:  # a zone or a dotted tail: parse_ip reads those
+        odd = np.fromiter((any(c in text for c in "%.") for text in v6_texts), bool, len(v6_at))
+        one_by_one, v6_at = v6_at[odd].tolist(), v6_at[~odd]
+        v6_texts = list(compress(v6_texts, ~odd))
+    for family, rows, family_texts in (
+        (4, np.flatnonzero(~v6), list(compress(texts, ~v6))),
+        (6, v6_at, v6_texts),
+    ):
+        packed = _packed(family, family_texts)
         if packed is None:
             return None
-        high, low, lengths = packed
+        high, low, lengths, canonical[rows] = packed
         if family == 6:  # an IPv4-mapped address is IPv4: parse_prefix folds it
             mapped = (high == 0) & (low >> np.uint64(32) == np.uint64(0xFFFF))
-            rows = np.asarray(rows, np.int64)
             one_by_one += rows[mapped].tolist()
             rows, high, low, lengths = (column[~mapped] for column in (rows, high, low, lengths))
             columns.family[rows] = 6
@@ -131,16 +144,20 @@ def _prefixes(texts: list[str]) -> PrefixColumns | None:
             return None
         columns.family[at], columns.length[at] = family, length
         columns.high[at], columns.low[at] = value >> 64, value & _LOW64
-    return columns
+        canonical[at] = False
+    return columns, canonical
 
 
-def _packed(family: int, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _packed(
+    family: int, texts: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
     """Prefix texts of one family as network high and low words and lengths, packed by
-    ``inet_pton`` in one pass; None on a bad address, length or host bits."""
+    ``inet_pton`` in one pass, and whether every text is canonical (IPv6: not known); None
+    on a bad address, length or host bits."""
     split = _split_lengths(texts, _WIDTH[family])
     if split is None:
         return None
-    addresses, lengths = split
+    addresses, lengths, canonical = split
     kind = socket.AF_INET if family == 4 else socket.AF_INET6
     try:
         packed = b"".join(map(socket.inet_pton, repeat(kind, len(addresses)), addresses))
@@ -151,7 +168,12 @@ def _packed(family: int, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.n
         high = np.zeros(len(texts), np.uint64)
         low = np.frombuffer(packed, ">u4").astype(np.uint64)
         host = low & ((np.uint64(1) << (32 - lengths).astype(np.uint64)) - np.uint64(1))
+        octets = [low >> np.uint64(shift) & np.uint64(255) for shift in (24, 16, 8, 0)]
+        digits = sum(int((1 + (octet >= 10) + (octet >= 100)).sum()) for octet in octets)
+        # inet_pton takes no leading zeros: one address more than canonical would be longer
+        canonical = canonical and sum(map(len, addresses)) == digits + 3 * len(addresses)
     else:
+        canonical = False
         words = np.frombuffer(packed, ">u8").astype(np.uint64)
         high, low = words[0::2], words[1::2]
         below = (128 - lengths).astype(np.uint64)  # host bits: 0 to 128
@@ -163,14 +185,16 @@ def _packed(family: int, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.n
         host = (low & low_mask) | (high & high_mask)
     if host.any():
         return None
-    return high, low, lengths.astype(np.uint8)
+    return high, low, lengths.astype(np.uint8), canonical
 
 
-def _split_lengths(texts: list[str], width: int) -> tuple[list[str], list[int]] | None:
+def _split_lengths(texts: list[str], width: int) -> tuple[list[str], list[int], bool] | None:
     """Prefix texts as addresses and lengths (``width`` when none is given), in a few passes
-    over all of them at once; None when a length is not 0 to ``width`` in plain digits."""
+    over all of them at once, and whether every length was written as canonical text does;
+    None when a length is not 0 to ``width`` in plain digits."""
     joined = "\n".join(texts)
-    if joined.count("/") == len(texts):  # every text has a length: split them all at once
+    slashed = joined.count("/") == len(texts)
+    if slashed:  # every text has a length: split them all at once
         parts = joined.replace("/", "\n").split("\n") if texts else []
         addresses, digits = parts[0::2], parts[1::2]
     else:
@@ -183,7 +207,9 @@ def _split_lengths(texts: list[str], width: int) -> tuple[list[str], list[int]] 
     lengths = list(map(int, digits))
     if lengths and max(lengths) > width:
         return None
-    return addresses, lengths
+    canonical = np.array(lengths, np.int64)  # a leading zero makes a text longer than this
+    canonical = len(text) == int((1 + (canonical >= 10) + (canonical >= 100)).sum())
+    return addresses, lengths, slashed and canonical
 
 
 def _times(texts: list[str] | None, missing: float, size: int) -> tuple[list, list] | None:
@@ -212,8 +238,9 @@ def _times(texts: list[str] | None, missing: float, size: int) -> tuple[list, li
     return seconds, [text or None for text in texts]
 
 
-def _state(rows: Rows, raws: tuple[list, list, list]) -> RegistryState:
-    """The columns :meth:`Registry.to_state` would write after applying the rows in order."""
+def _state(rows: Rows, raws: tuple[list, list, list], texts: np.ndarray) -> RegistryState:
+    """The columns :meth:`Registry.to_state` would write after applying the rows in order
+    (``texts``: each prefix's canonical text, None where not known)."""
     entity_ids, _, categories, prefixes, starts, expires, revoked = rows
     by_prefix = _by_prefix(prefixes)
     same = _same_as_next(prefixes.take(by_prefix))
@@ -259,7 +286,7 @@ def _state(rows: Rows, raws: tuple[list, list, list]) -> RegistryState:
     details = {
         "entities": entity_rows,
         "raw": extra,
-        "prefixes": "\n".join(_texts(prefix_of)),
+        "prefixes": "\n".join(_texts(prefix_of, texts[order])),
     }
     sets = _sets(prefix_of, arrays["category"], len(category_names))
     ranks = entity_rank[arrays["entity"]] if count else arrays["entity"]
@@ -400,23 +427,31 @@ def _same_as_next(prefixes: PrefixColumns) -> np.ndarray:
     return same
 
 
-def _texts(prefixes: PrefixColumns) -> list[str]:
-    """Canonical prefix texts (as ``network_text`` writes them), every address of a family
-    through ``inet_ntop`` in one pass."""
-    v4 = prefixes.family == 4
-    addresses = np.empty(len(v4), object)
-    packed4 = prefixes.low[v4].astype(">u4").tobytes()
-    addresses[v4] = [socket.inet_ntoa(packed4[at : at + 4]) for at in range(0, len(packed4), 4)]
-    words = np.stack([prefixes.high[~v4], prefixes.low[~v4]], axis=1).astype(">u8")
-    packed6 = words.tobytes()
-    addresses[~v4] = [
-        socket.inet_ntop(socket.AF_INET6, packed6[at : at + 16])
-        for at in range(0, len(packed6), 16)
-    ]
-    return [
-        f"{address}/{length}"
-        for address, length in zip(addresses.tolist(), prefixes.length.tolist(), strict=True)
-    ]
+def _texts(prefixes: PrefixColumns, known: np.ndarray) -> list[str]:
+    """Canonical prefix texts (as ``network_text`` writes them): the ``known`` ones, the others
+    made with every address of a family through ``inet_ntop`` in one pass."""
+    texts = known.copy()
+    unknown = np.equal(known, None)
+    for family, kind, word in ((4, socket.AF_INET, ">u4"), (6, socket.AF_INET6, ">u8")):
+        rows = np.flatnonzero(unknown & (prefixes.family == family))
+        if not len(rows):
+            continue
+        words = [prefixes.low[rows]] if family == 4 else [prefixes.high[rows], prefixes.low[rows]]
+        packed = np.stack(words, axis=1).astype(word).tobytes()
+        size = len(packed) // len(rows)
+        addresses = map(
+            socket.inet_ntop, repeat(kind), map(packed.__getitem__, _slices(size, len(rows)))
+        )
+        texts[rows] = [
+            f"{address}/{length}"
+            for address, length in zip(addresses, prefixes.length[rows].tolist(), strict=True)
+        ]
+    return texts.tolist()
+
+
+def _slices(size: int, count: int) -> Iterator[slice]:
+    """``count`` consecutive slices of ``size``."""
+    return map(slice, range(0, size * count, size), range(size, size * (count + 1), size))
 
 
 def _mapped_rows(prefixes: PrefixColumns) -> list[int]:

@@ -23,7 +23,10 @@ rows = st.lists(
         st.sampled_from(["a", "b", "c", "d"]),
         st.sampled_from(["", "Acme", "Bee Ltd"]),
         st.sampled_from(["bank", "freelancer", "it_company"]),
-        st.sampled_from([*PREFIXES, "10.1.0.3/24", "::ffff:10.1.0.0/104"]),
+        st.sampled_from(
+            # texts that are not the canonical ones too: a length with a leading zero, capitals
+            [*PREFIXES, "10.1.0.3/24", "::ffff:10.1.0.0/104", "10.0.0.0/08", "2001:DB8::/032"]
+        ),
         st.sampled_from(STARTS),
         st.sampled_from(ENDS),
         st.sampled_from(REVOKED),
