@@ -50,10 +50,12 @@ def plain_columns(lines: list[str], header: list[str]) -> Columns | None:
     """The data lines split into stripped columns, or None when a line is not plain (quotes,
     a field too many or too few, a blank line the record path skips)."""
     width = len(header)
-    if any(line.count(",") != width - 1 or '"' in line for line in lines):
+    commas = np.fromiter(map(str.count, lines, repeat(",")), np.int64, len(lines))
+    if (commas != width - 1).any():
         return None
-    fields = ",".join(lines).split(",")
-    if len(fields) != width * len(lines):
+    joined = ",".join(lines)
+    fields = joined.split(",")
+    if '"' in joined or len(fields) != width * len(lines):
         return None
     where = {column: at for at, column in enumerate(header)}  # a repeated column: the last
     return {column: _stripped(fields[at::width]) for column, at in where.items()}
@@ -271,10 +273,10 @@ def _state(rows: Rows, raws: tuple[list, list, list], texts: np.ndarray) -> Regi
         "raw": np.asarray(flags, np.uint8) if count else np.zeros(0, np.uint8),
     }
     category_names = list(codes)
-    entity_rows = [
-        [entity_id, name, category, []] for entity_id, (_, name, category) in entities.items()
-    ]
-    entity_rank = _ranks(list(entities))
+    entity_ids = list(entities)
+    entity_names = list(map(operator.itemgetter(1), entities.values()))
+    entity_categories = list(map(operator.itemgetter(2), entities.values()))
+    entity_rank = _ranks(entity_ids)
     mapped = _mapped_rows(prefix_of)
     everywhere = ((prefix_of.family == 4) & (prefix_of.length == 0)).any()
     # a dropped row repeats a kept grant, prefix and all: the kept rows hold every prefix
@@ -283,15 +285,19 @@ def _state(rows: Rows, raws: tuple[list, list, list], texts: np.ndarray) -> Regi
     v4 = int(distinct.sum()) - v6 + (bool(mapped) and not everywhere)
     counts = {"ipv4": v4, "ipv6": v6, "entities": len(entities), "grants": count}
     header = {"version": version, "categories": category_names, "counts": counts}
-    details = {
-        "entities": entity_rows,
-        "raw": extra,
-        "prefixes": "\n".join(_texts(prefix_of, texts[order])),
-    }
+    prefix_texts = "\n".join(_texts(prefix_of, texts[order]))
+
+    def details() -> dict:
+        """The entity rows made when asked (no revocations): a row object per entity kept
+        from the build on would be walked by every garbage collection after it."""
+        no_revocations = repeat((), len(entity_ids))
+        rows = zip(entity_ids, entity_names, entity_categories, no_revocations, strict=True)
+        return {"entities": list(rows), "raw": extra, "prefixes": prefix_texts}
+
     sets = _sets(prefix_of, arrays["category"], len(category_names))
     ranks = entity_rank[arrays["entity"]] if count else arrays["entity"]
     indexes = _indexes(arrays, ranks, category_names, mapped)
-    return RegistryState(header, lambda: details, arrays, sets, indexes)
+    return RegistryState(header, details, arrays, sets, indexes)
 
 
 _LOW64 = (1 << 64) - 1

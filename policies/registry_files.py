@@ -122,11 +122,14 @@ def _plain_csv(text: str) -> Registry | None:
     path must judge), which the record path reads row by row, naming every problem."""
     if '"' in text:
         return None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:  # a carriage return not ending a line
+            return None
     lines = text.split("\n")  # where the csv module breaks lines too
     if lines and not lines[-1]:
         lines.pop()
-    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    if not lines or any("\r" in line for line in lines):
+    if not lines:
         return None
     header = [column.strip() for column in lines[0].split(",")]
     allowed = CSV_COLUMNS + CSV_OPTIONAL
