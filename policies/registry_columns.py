@@ -20,7 +20,7 @@ import math
 import operator
 import socket
 from collections.abc import Iterable, Iterator
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -41,9 +41,9 @@ class Rows(NamedTuple):
     names: list[str | None]
     categories: list[str]
     prefixes: PrefixColumns
-    starts: list[float]
-    expires: list[float]
-    revoked: list[float]
+    starts: np.ndarray
+    expires: np.ndarray
+    revoked: np.ndarray
 
 
 def plain_columns(lines: list[str], header: list[str]) -> Columns | None:
@@ -93,7 +93,7 @@ def _build(columns: Columns, size: int) -> Registry | None:
     starts, start_raw = times
     expires, expires_raw = expiries
     revoked, revoked_raw = revocations
-    if (np.array(expires, np.float64) <= np.array(starts, np.float64)).any():
+    if (expires <= starts).any():
         return None
     names = [name or None for name in columns["name"]]
     rows = Rows(entity_ids, names, categories, prefixes, starts, expires, revoked)
@@ -214,20 +214,26 @@ def _split_lengths(texts: list[str], width: int) -> tuple[list[str], list[int], 
     return addresses, lengths, slashed and canonical
 
 
-def _times(texts: list[str] | None, missing: float, size: int) -> tuple[list, list] | None:
-    """Epoch seconds and the raw values (None when absent) of one time column, each distinct
-    text read once; None when one does not read."""
+def _times(
+    texts: list[str] | None, missing: float, size: int
+) -> tuple[np.ndarray, list[str]] | None:
+    """Epoch seconds of one time column (``missing`` where a field is empty) and the raw
+    values (the texts, empty when absent), each distinct text read once; None when one does
+    not read."""
     if texts is None:
-        return [missing] * size, [None] * size
+        return np.full(size, missing), [""] * size
+    given = np.fromiter(map(bool, texts), bool, size)
+    seconds = np.full(size, missing)
     try:  # epoch seconds as text, the common case: read as parse_timestamp reads them
-        seconds = [float(text) if text else missing for text in texts]
-        plain = all(map(math.isfinite, (t for t, text in zip(seconds, texts, strict=True) if text)))
+        found = map(float, compress(texts, texts))
+        seconds[given] = np.fromiter(found, np.float64, int(given.sum()))
+        plain = bool(np.isfinite(seconds[given]).all())
     except ValueError:
         plain = False
     if not plain:
         seen: dict[str, float] = {}
         try:
-            seconds = [
+            read = [
                 missing
                 if not text
                 else seen[text]
@@ -237,12 +243,14 @@ def _times(texts: list[str] | None, missing: float, size: int) -> tuple[list, li
             ]
         except ValueError:
             return None
-    return seconds, [text or None for text in texts]
+        seconds = np.array(read, np.float64)
+    return seconds, texts
 
 
 def _state(rows: Rows, raws: tuple[list, list, list], texts: np.ndarray) -> RegistryState:
     """The columns :meth:`Registry.to_state` would write after applying the rows in order
-    (``texts``: each prefix's canonical text, None where not known)."""
+    (``raws``: the time texts, empty when absent; ``texts``: each prefix's canonical text,
+    None where not known)."""
     entity_ids, _, categories, prefixes, starts, expires, revoked = rows
     by_prefix = _by_prefix(prefixes)
     same = _same_as_next(prefixes.take(by_prefix))
@@ -253,15 +261,12 @@ def _state(rows: Rows, raws: tuple[list, list, list], texts: np.ndarray) -> Regi
     count = len(order)
     prefix_of = prefixes.take(order)
     category_of = np.fromiter(map(codes.__getitem__, categories), np.int32, len(categories))
-    times = [np.array(column, np.float64)[order] for column in (starts, expires, revoked)]
-    given = [  # (rows, 3): whether each time was given, and the values as given
-        np.fromiter(map(operator.is_not, raw, repeat(None)), bool, len(raw))[order] for raw in raws
-    ]
+    times = [column[order] for column in (starts, expires, revoked)]
+    in_order = order.tolist()
+    kept_raws = [list(map(raw.__getitem__, in_order)) for raw in raws]
+    given = [np.fromiter(map(bool, raw), bool, count) for raw in kept_raws]  # each time given?
     flags = sum((present.astype(np.uint8) * 2) << 2 * at for at, present in enumerate(given))
-    kept_raw = np.empty((count, 3), object)
-    for at, raw in enumerate(raws):
-        kept_raw[:, at] = np.array(raw, object)[order]
-    extra: list = kept_raw[np.stack(given, axis=1)].tolist() if count else []
+    extra = list(filter(None, chain.from_iterable(zip(*kept_raws, strict=True))))  # as given
     arrays = {
         "entity": np.sort(number, kind="stable"),
         "category": category_of[order],
