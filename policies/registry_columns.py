@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import operator
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from itertools import chain, compress, repeat
 from typing import NamedTuple
 
@@ -255,7 +255,7 @@ def _state(rows: Rows, raws: tuple[list, list, list], texts: np.ndarray) -> Regi
     by_prefix = _by_prefix(prefixes)
     same = _same_as_next(prefixes.take(by_prefix))
     entities, codes, kept, version = _in_order(rows, _repeated(by_prefix, same))
-    numbers = dict(zip(entities, range(len(entities)), strict=True))  # in order of appearance
+    numbers = dict(zip(entities.ids, range(len(entities.ids)), strict=True))
     number = np.fromiter(map(numbers.__getitem__, entity_ids), np.int32, len(entity_ids))[kept]
     order = np.asarray(kept, np.int64)[np.argsort(number, kind="stable")]  # by entity, in order
     count = len(order)
@@ -278,25 +278,22 @@ def _state(rows: Rows, raws: tuple[list, list, list], texts: np.ndarray) -> Regi
         "raw": np.asarray(flags, np.uint8) if count else np.zeros(0, np.uint8),
     }
     category_names = list(codes)
-    entity_ids = list(entities)
-    entity_names = list(map(operator.itemgetter(1), entities.values()))
-    entity_categories = list(map(operator.itemgetter(2), entities.values()))
-    entity_rank = _ranks(entity_ids)
+    entity_rank = _ranks(entities.ids)
     mapped = _mapped_rows(prefix_of)
     everywhere = ((prefix_of.family == 4) & (prefix_of.length == 0)).any()
     # a dropped row repeats a kept grant, prefix and all: the kept rows hold every prefix
     distinct = ~np.append(same, False)
     v6 = int((distinct & (prefixes.family[by_prefix] == 6)).sum())
     v4 = int(distinct.sum()) - v6 + (bool(mapped) and not everywhere)
-    counts = {"ipv4": v4, "ipv6": v6, "entities": len(entities), "grants": count}
+    counts = {"ipv4": v4, "ipv6": v6, "entities": len(entities.ids), "grants": count}
     header = {"version": version, "categories": category_names, "counts": counts}
     prefix_texts = "\n".join(_texts(prefix_of, texts[order]))
 
     def details() -> dict:
         """The entity rows made when asked (no revocations): a row object per entity kept
         from the build on would be walked by every garbage collection after it."""
-        no_revocations = repeat((), len(entity_ids))
-        rows = zip(entity_ids, entity_names, entity_categories, no_revocations, strict=True)
+        no_revocations = repeat((), len(entities.ids))
+        rows = zip(*entities, no_revocations, strict=True)
         return {"entities": list(rows), "raw": extra, "prefixes": prefix_texts}
 
     sets = _sets(prefix_of, arrays["category"], len(category_names))
@@ -310,13 +307,20 @@ _ALL64 = np.uint64(_LOW64)
 _WIDTH = {4: 32, 6: 128}
 
 
-def _in_order(
-    rows: Rows, shared: np.ndarray
-) -> tuple[dict[str, list], dict[str, int], list[int], int]:
-    """What applying the rows in order leaves: each entity's [number, name, category], the
-    category codes, the rows whose grant is new (a repeated grant is dropped, as ``apply``
-    drops a redelivered record) and the registry version (one per row that changed).
-    ``shared``: the rows whose prefix other rows give too."""
+class Entities(NamedTuple):
+    """The entities in order of first appearance (their numbers), with the last name and
+    category each was given."""
+
+    ids: list[str]
+    names: list[str | None]
+    categories: list[str]
+
+
+def _in_order(rows: Rows, shared: np.ndarray) -> tuple[Entities, dict[str, int], list[int], int]:
+    """What applying the rows in order leaves: the entities, the category codes, the rows
+    whose grant is new (a repeated grant is dropped, as ``apply`` drops a redelivered record)
+    and the registry version (one per row that changed). ``shared``: the rows whose prefix
+    other rows give too."""
     fast = _in_order_distinct(rows, shared)
     if fast is not None:
         return fast
@@ -347,12 +351,14 @@ def _in_order(
             codes.setdefault(category, len(codes))
             changed = True
         version += changed
-    return entities, codes, kept, version
+    names = [name for _, name, _ in entities.values()]
+    categories = [category for _, _, category in entities.values()]
+    return Entities(list(entities), names, categories), codes, kept, version
 
 
 def _in_order_distinct(
     rows: Rows, shared: np.ndarray
-) -> tuple[dict[str, list], dict[str, int], list[int], int] | None:
+) -> tuple[Entities, dict[str, int], list[int], int] | None:
     """:func:`_in_order` for the common file, with C-speed passes: no row repeats another's
     grant and no IPv6 prefix covers the mapped block. Every row is then kept and changes the
     registry, an entity's name and category are the last ones given, and numbers and codes
@@ -367,13 +373,11 @@ def _in_order_distinct(
     if len(grants) != len(candidates) or _mapped_rows(prefixes):
         return None
     final_categories = dict(zip(entity_ids, categories, strict=True))  # in order of appearance
-    final_names: Iterable[str | None] = repeat(None, len(final_categories))
+    final_names: list[str | None] = [None] * len(final_categories)
     if any(names):  # a later row without a name keeps the earlier one
         named = dict(zip(compress(entity_ids, names), compress(names, names), strict=True))
-        final_names = map(named.get, final_categories)
-    numbers = range(len(final_categories))
-    found = zip(numbers, final_names, final_categories.values(), strict=True)
-    entities = dict(zip(final_categories, map(list, found), strict=True))
+        final_names = list(map(named.get, final_categories))
+    entities = Entities(list(final_categories), final_names, list(final_categories.values()))
     codes = {category: code for code, category in enumerate(dict.fromkeys(categories))}
     return entities, codes, list(range(size)), size
 
