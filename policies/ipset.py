@@ -19,8 +19,10 @@ whenever the set changes and rebuilt on the next batch.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, repeat
 
 import numpy as np
 from pyroaring import BitMap
@@ -34,6 +36,8 @@ from policysim.policies.prefixes import (
     MAPPED_START,
     WIDTH,
     PrefixColumns,
+    big_endian,
+    packed,
     parse_prefix,
     prefix_range,
     range_to_prefixes,
@@ -119,8 +123,7 @@ class IPSet:
         v6 = np.flatnonzero(~v4)
         v6 = v6[np.lexsort((low[v6], high[v6]))]  # by network: the order merging needs
         v6_starts = columns.take(v6).networks()
-        sizes = _V6_SIZES[length[v6]].tolist()
-        v6_ends = [start + size for start, size in zip(v6_starts, sizes, strict=True)]
+        v6_ends = list(map(operator.add, v6_starts, _V6_SIZES[length[v6]].tolist()))
         near = np.flatnonzero((high[v6] == 0) & (low[v6] < MAPPED_END)).tolist()
         mapped = [at for at in near if v6_ends[at] > MAPPED_START]
         if mapped:  # the mapped block is IPv4: cut out of the IPv6 ranges, filed there
@@ -304,9 +307,8 @@ class IPSet:
     def to_bytes(self) -> bytes:
         """Roaring's portable format (IPv4) + packed ranges (IPv6) in a checksummed container."""
         self._v4.run_optimize()
-        v6 = b"".join(
-            start.to_bytes(16) + (end - 1).to_bytes(16) for start, end in self._v6.ranges()
-        )
+        lasts = map(operator.sub, self._v6.ends, repeat(1))
+        v6 = packed(chain.from_iterable(zip(self._v6.starts, lasts, strict=True)), 16)
         return ipset_file.pack(SNAPSHOT_KIND, SNAPSHOT_VERSION, [self._v4.serialize(), v6])
 
     @classmethod
@@ -319,10 +321,9 @@ class IPSet:
             v4 = BitMap.deserialize(bytes(sections[0]))
         except (ValueError, MemoryError) as exc:
             raise ipset_file.SnapshotError(f"bad IPv4 bitmap in snapshot: {exc}") from exc
-        words = np.frombuffer(sections[1], dtype=">u8").tolist()  # first, last: 2 words each
-        starts = [high << 64 | low for high, low in zip(words[0::4], words[1::4], strict=True)]
-        ends = [(high << 64 | low) + 1 for high, low in zip(words[2::4], words[3::4], strict=True)]
-        return cls._of(v4, IntervalSet(starts, ends))
+        bounds = big_endian(bytes(sections[1]), 16)  # first, last: 16 bytes each
+        ends = list(map(operator.add, bounds[1::2], repeat(1)))
+        return cls._of(v4, IntervalSet(bounds[0::2], ends))
 
     def serialized_size(self) -> int:
         return len(self.to_bytes())

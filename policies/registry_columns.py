@@ -19,14 +19,19 @@ from __future__ import annotations
 import math
 import operator
 import socket
-from collections.abc import Iterator
 from itertools import chain, compress, repeat
 from typing import NamedTuple
 
 import numpy as np
 
 from policysim.policies.ipset import IPSet
-from policysim.policies.prefixes import MAPPED_START, Prefix, PrefixColumns, parse_prefix
+from policysim.policies.prefixes import (
+    MAPPED_START,
+    Prefix,
+    PrefixColumns,
+    chunks,
+    parse_prefix,
+)
 from policysim.policies.registry import Registry, RegistryState, gc_paused
 from policysim.policies.registry_index import MAX_CATEGORIES, GrantIndex
 from policysim.policies.timestamps import parse_timestamp
@@ -454,19 +459,12 @@ def _texts(prefixes: PrefixColumns, known: np.ndarray) -> list[str]:
         words = [prefixes.low[rows]] if family == 4 else [prefixes.high[rows], prefixes.low[rows]]
         packed = np.stack(words, axis=1).astype(word).tobytes()
         size = len(packed) // len(rows)
-        addresses = map(
-            socket.inet_ntop, repeat(kind), map(packed.__getitem__, _slices(size, len(rows)))
-        )
+        addresses = map(socket.inet_ntop, repeat(kind), chunks(packed, size))
         texts[rows] = [
             f"{address}/{length}"
             for address, length in zip(addresses, prefixes.length[rows].tolist(), strict=True)
         ]
     return texts.tolist()
-
-
-def _slices(size: int, count: int) -> Iterator[slice]:
-    """``count`` consecutive slices of ``size``."""
-    return map(slice, range(0, size * count, size), range(size, size * (count + 1), size))
 
 
 def _mapped_rows(prefixes: PrefixColumns) -> list[int]:
@@ -527,11 +525,7 @@ def _indexes(
         )
         first = np.flatnonzero(new_group)
         positions = np.arange(len(rows)) - np.repeat(first, np.diff(np.append(first, len(rows))))
-        networks = lows.tolist()
-        if version == 6:
-            networks = [
-                high << 64 | low for high, low in zip(highs.tolist(), networks, strict=True)
-            ]
+        networks = PrefixColumns(arrays["family"][rows], lengths, highs, lows).networks()
         indexes[version] = GrantIndex.from_grants(
             version,
             networks,
