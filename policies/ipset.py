@@ -115,6 +115,8 @@ class IPSet:
         (how a registry's sets grow): roaring leaves a container whose array and run forms
         are the same size in the form its history gave it, so the few such containers are
         built that way, from their own prefixes."""
+        if not parts:
+            return cls()
         columns = PrefixColumns(*map(np.concatenate, zip(*parts, strict=True)))
         family, length, high, low = columns
         v4 = family == 4

@@ -50,8 +50,7 @@ def test_a_plain_csv_in_bulk_is_the_registry_the_records_give(
 ) -> None:
     path = tmp_path / "registry.csv"
     path.write_text("\n".join([HEADER, *(",".join(row) for row in items)]) + "\n")
-    lines = path.read_text().split("\n")[:-1]
-    columns = registry_columns.plain_columns(lines[1:], HEADER.split(","))
+    columns = registry_columns.plain_columns(path.read_text().partition("\n")[2], HEADER.split(","))
     bulk = registry_columns.build(columns, len(items))
     slow = _record_path(path, monkeypatch)
     assert (bulk is None) == bool(slow.problems)  # bulk exactly when every row is valid
