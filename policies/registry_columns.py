@@ -65,7 +65,10 @@ def plain_columns(body: str, header: list[str]) -> Columns | None:
     if len(fields) % width or width - 1 != _commas_per_line(body):
         return None
     where = {column: at for at, column in enumerate(header)}  # a repeated column: the last
-    return {column: _stripped(fields[at::width]) for column, at in where.items()}
+    columns = {column: fields[at::width] for column, at in where.items()}
+    if not _has_blanks(body):
+        return columns
+    return {column: _stripped(values) for column, values in columns.items()}
 
 
 def _commas_per_line(body: str) -> int:
@@ -79,13 +82,15 @@ def _commas_per_line(body: str) -> int:
     return int(counts[0]) if (counts == counts[0]).all() else -1
 
 
+def _has_blanks(text: str) -> bool:
+    """Whether any field could need stripping: a blank character (line breaks apart) or a
+    character beyond ASCII (some are blanks too)."""
+    return not text.isascii() or any(blank in text for blank in " \t\x0b\x0c\x1c\x1d\x1e\x1f")
+
+
 def _stripped(column: list[str]) -> list[str]:
-    """The fields without surrounding blanks; a column of ASCII without a blank character
-    (line breaks are gone already) is kept as it is."""
-    text = "".join(column)
-    if text.isascii() and not any(blank in text for blank in " \t\x0b\x0c\x1c\x1d\x1e\x1f"):
-        return column
-    return [field.strip() for field in column]
+    """The fields without surrounding blanks; a column without any is kept as it is."""
+    return column if not _has_blanks("".join(column)) else list(map(str.strip, column))
 
 
 def build(columns: Columns, size: int) -> Registry | None:
