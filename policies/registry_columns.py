@@ -285,9 +285,11 @@ def _state(rows: Rows, raws: tuple[list, list, list], texts: np.ndarray) -> Regi
     prefix_of = prefixes.take(order)
     category_of = np.fromiter(map(codes.__getitem__, categories), np.int32, len(categories))
     times = [column[order] for column in (starts, expires, revoked)]
-    in_order = order.tolist()
-    kept_raws = [list(map(raw.__getitem__, in_order)) for raw in raws]
-    given = [np.fromiter(map(bool, raw), bool, count) for raw in kept_raws]  # each time given?
+    kept_raws = raws  # a file of rows grouped by entity: already in order
+    if count != len(entity_ids) or (order != np.arange(count)).any():
+        in_order = order.tolist()
+        kept_raws = tuple(list(map(raw.__getitem__, in_order)) for raw in raws)
+    given = [np.isfinite(column) for column in times]  # a time given is finite, one left out not
     flags = sum((present.astype(np.uint8) * 2) << 2 * at for at, present in enumerate(given))
     extra = list(filter(None, chain.from_iterable(zip(*kept_raws, strict=True))))  # as given
     arrays = {
