@@ -330,6 +330,7 @@ def _state(rows: Rows, raws: tuple[list, list, list], texts: np.ndarray) -> Regi
 _LOW64 = (1 << 64) - 1
 _ALL64 = np.uint64(_LOW64)
 _WIDTH = {4: 32, 6: 128}
+_LENGTH_TEXTS = [f"/{length}" for length in range(129)]
 
 
 class Entities(NamedTuple):
@@ -480,10 +481,8 @@ def _texts(prefixes: PrefixColumns, known: np.ndarray) -> list[str]:
         packed = np.stack(words, axis=1).astype(word).tobytes()
         size = len(packed) // len(rows)
         addresses = map(socket.inet_ntop, repeat(kind), chunks(packed, size))
-        texts[rows] = [
-            f"{address}/{length}"
-            for address, length in zip(addresses, prefixes.length[rows].tolist(), strict=True)
-        ]
+        lengths = map(_LENGTH_TEXTS.__getitem__, prefixes.length[rows].tolist())
+        texts[rows] = list(map(operator.add, addresses, lengths))
     return texts.tolist()
 
 
