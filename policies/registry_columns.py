@@ -188,7 +188,6 @@ def _packed(
         packed = b"".join(map(socket.inet_pton, repeat(kind, len(addresses)), addresses))
     except (OSError, ValueError):
         return None
-    lengths = np.array(lengths, np.int64)
     if family == 4:
         high = np.zeros(len(texts), np.uint64)
         low = np.frombuffer(packed, ">u4").astype(np.uint64)
@@ -213,7 +212,7 @@ def _packed(
     return high, low, lengths.astype(np.uint8), canonical
 
 
-def _split_lengths(texts: list[str], width: int) -> tuple[list[str], list[int], bool] | None:
+def _split_lengths(texts: list[str], width: int) -> tuple[list[str], np.ndarray, bool] | None:
     """Prefix texts as addresses and lengths (``width`` when none is given), in a few passes
     over all of them at once, and whether every length was written as canonical text does;
     None when a length is not 0 to ``width`` in plain digits."""
@@ -226,15 +225,18 @@ def _split_lengths(texts: list[str], width: int) -> tuple[list[str], list[int], 
         halves = [text.partition("/") for text in texts]
         addresses = [address for address, _, _ in halves]
         digits = [length if slash else str(width) for _, slash, length in halves]
-    text = "".join(digits)
-    if not all(digits) or not text.isascii() or not (text.isdigit() or not text):
+    try:  # canonical texts, the common case: looked up
+        lengths = np.fromiter(map(_LENGTHS.__getitem__, digits), np.int64, len(digits))
+        canonical = slashed
+    except KeyError:
+        text = "".join(digits)
+        if not all(digits) or not text.isascii() or not text.isdigit():
+            return None
+        lengths = np.array(list(map(int, digits)), np.int64)
+        canonical = False
+    if len(lengths) and lengths.max() > width:
         return None
-    lengths = list(map(int, digits))
-    if lengths and max(lengths) > width:
-        return None
-    canonical = np.array(lengths, np.int64)  # a leading zero makes a text longer than this
-    canonical = len(text) == int((1 + (canonical >= 10) + (canonical >= 100)).sum())
-    return addresses, lengths, slashed and canonical
+    return addresses, lengths, canonical
 
 
 def _times(
@@ -331,6 +333,7 @@ _LOW64 = (1 << 64) - 1
 _ALL64 = np.uint64(_LOW64)
 _WIDTH = {4: 32, 6: 128}
 _LENGTH_TEXTS = [f"/{length}" for length in range(129)]
+_LENGTHS = {f"{length}": length for length in range(129)}
 
 
 class Entities(NamedTuple):
