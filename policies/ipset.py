@@ -138,7 +138,7 @@ class IPSet:
             v6_set = IntervalSet.from_ranges(ranges)
         else:
             v6_set = IntervalSet.merged(v6_starts, v6_ends)
-        order = np.argsort(starts, kind="stable")
+        order = np.argsort(starts)
         bitmap, ties = _bitmap(*_merged(starts[order], ends[order]))
         if len(ties):
             bitmap -= BitMap.union(*(BitMap(range(key << 16, key + 1 << 16)) for key in ties))

@@ -425,7 +425,7 @@ def _grant_order(
         keys = [np.arange(len(rows)), *(key[rows] for key in reversed(order_keys))]
         return np.lexsort((*keys, lows, highs, lengths))
     packed = lengths.astype(np.int64) << 32 | lows.astype(np.int64)
-    order = np.argsort(packed, kind="stable")
+    order = np.argsort(packed)  # ties are sorted again below
     same = packed[order][1:] == packed[order][:-1]
     if same.any():
         shared = np.zeros(len(order), bool)
@@ -455,12 +455,12 @@ def _ranks(texts: list[str]) -> np.ndarray:
 
 
 def _by_prefix(prefixes: PrefixColumns) -> np.ndarray:
-    """The rows in prefix order (family, length, network)."""
+    """The rows in prefix order (family, length, network): the IPv4 rows by one packed key,
+    then the IPv6 rows by all three."""
     family, length, high, low = prefixes
-    if not high.any() and (low <= 0xFFFFFFFF).all():  # one packed key: one column sorted
-        packed = family.astype(np.int64) << 40 | length.astype(np.int64) << 32
-        return np.argsort(packed | low.astype(np.int64), kind="stable")
-    return np.lexsort((low, high, length, family))
+    v4, v6 = np.flatnonzero(family == 4), np.flatnonzero(family == 6)
+    packed = length[v4].astype(np.int64) << 32 | low[v4].astype(np.int64)
+    return np.concatenate([v4[np.argsort(packed)], v6[np.lexsort((low[v6], high[v6], length[v6]))]])
 
 
 def _same_as_next(prefixes: PrefixColumns) -> np.ndarray:
