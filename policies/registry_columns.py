@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import operator
 import socket
+from collections.abc import Sequence
 from itertools import chain, compress, repeat
 from typing import NamedTuple
 
@@ -421,20 +422,20 @@ def _grant_order(
     """The rows grouped by prefix, each group in the registry's grant order. Most prefixes
     hold one grant: the rows are sorted by the prefix alone (IPv4: one packed key), and only
     the groups of several grants sorted again by the grant order."""
-    if (highs != 0).any():  # IPv6: every key at once
-        keys = [np.arange(len(rows)), *(key[rows] for key in reversed(order_keys))]
-        return np.lexsort((*keys, lows, highs, lengths))
-    packed = lengths.astype(np.int64) << 32 | lows.astype(np.int64)
-    order = np.argsort(packed)  # ties are sorted again below
-    same = packed[order][1:] == packed[order][:-1]
-    if same.any():
+    if highs.any():
+        order = np.lexsort((lows, highs, lengths))
+    else:
+        order = np.argsort(lengths.astype(np.int64) << 32 | lows.astype(np.int64))
+    same = _same_as_next([column[order] for column in (lengths, highs, lows)])
+    if same.any():  # ties sorted again, by the grant order and then by position
         shared = np.zeros(len(order), bool)
         shared[1:] |= same
         shared[:-1] |= same
         at = np.flatnonzero(shared)
         group_rows = order[at]
         keys = [group_rows, *(key[rows[group_rows]] for key in reversed(order_keys))]
-        order[at] = group_rows[np.lexsort((*keys, packed[group_rows]))]
+        prefix = (lows[group_rows], highs[group_rows], lengths[group_rows])
+        order[at] = group_rows[np.lexsort((*keys, *prefix))]
     return order
 
 
@@ -463,10 +464,10 @@ def _by_prefix(prefixes: PrefixColumns) -> np.ndarray:
     return np.concatenate([v4[np.argsort(packed)], v6[np.lexsort((low[v6], high[v6], length[v6]))]])
 
 
-def _same_as_next(prefixes: PrefixColumns) -> np.ndarray:
-    """Whether each row's prefix equals the next row's (one shorter than the rows)."""
-    same = np.ones(max(len(prefixes.family) - 1, 0), bool)
-    for column in prefixes:
+def _same_as_next(columns: Sequence[np.ndarray]) -> np.ndarray:
+    """Whether each row equals the next one in every column (one shorter than the rows)."""
+    same = np.ones(max(len(columns[0]) - 1, 0), bool)
+    for column in columns:
         same &= column[1:] == column[:-1]
     return same
 
