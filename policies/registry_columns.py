@@ -281,8 +281,7 @@ def _state(rows: Rows, raws: tuple[list, list, list], texts: np.ndarray) -> Regi
     by_prefix = _by_prefix(prefixes)
     same = _same_as_next(prefixes.take(by_prefix))
     entities, codes, kept, version = _in_order(rows, _repeated(by_prefix, same))
-    numbers = dict(zip(entities.ids, range(len(entities.ids)), strict=True))
-    number = np.fromiter(map(numbers.__getitem__, entity_ids), np.int32, len(entity_ids))[kept]
+    number = _entity_numbers(entity_ids, entities.ids)[kept]
     order = np.asarray(kept, np.int64)[np.argsort(number, kind="stable")]  # by entity, in order
     count = len(order)
     prefix_of = prefixes.take(order)
@@ -328,6 +327,18 @@ def _state(rows: Rows, raws: tuple[list, list, list], texts: np.ndarray) -> Regi
     ranks = entity_rank[arrays["entity"]] if count else arrays["entity"]
     indexes = _indexes(arrays, ranks, category_names, mapped)
     return RegistryState(header, details, arrays, sets, indexes)
+
+
+def _entity_numbers(entity_ids: list[str], first_seen: list[str]) -> np.ndarray:
+    """Each row's entity number, its place in order of first appearance. A file that gives
+    each entity's rows together (as many runs of one id as ids) numbers them by counting the
+    changes from row to row, without a lookup per row."""
+    size = len(entity_ids)
+    changes = np.fromiter(map(operator.ne, entity_ids[1:], entity_ids[:-1]), bool, max(size - 1, 0))
+    if size and int(changes.sum()) + 1 == len(first_seen):
+        return np.concatenate([np.zeros(1, np.int32), np.cumsum(changes, dtype=np.int32)])
+    numbers = dict(zip(first_seen, range(len(first_seen)), strict=True))
+    return np.fromiter(map(numbers.__getitem__, entity_ids), np.int32, size)
 
 
 _LOW64 = (1 << 64) - 1
