@@ -10,6 +10,7 @@ two sets with the same members have the same arrays (equality is structural).
 
 from __future__ import annotations
 
+import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 
@@ -31,7 +32,10 @@ class IntervalSet:
 
     @classmethod
     def merged(cls, starts: list[int], ends: list[int]) -> IntervalSet:
-        """Non-empty ranges sorted by start, merged where they overlap or touch."""
+        """Non-empty ranges sorted by start, merged where they overlap or touch (lists whose
+        ranges all stand apart are kept as they are)."""
+        if not any(map(operator.le, starts[1:], ends[:-1])):  # each ends before the next
+            return cls(starts, ends)
         merged_starts: list[int] = []
         merged_ends: list[int] = []
         reach = -1
