@@ -10,6 +10,7 @@ two sets with the same members have the same arrays (equality is structural).
 
 from __future__ import annotations
 
+import operator
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 
@@ -26,16 +27,27 @@ class IntervalSet:
     @classmethod
     def from_ranges(cls, ranges: Iterable[tuple[int, int]]) -> IntervalSet:
         """Sort and merge arbitrary (possibly overlapping) ranges in one pass."""
-        starts: list[int] = []
-        ends: list[int] = []
-        for start, end in sorted(r for r in ranges if r[0] < r[1]):
-            if ends and start <= ends[-1]:
-                if end > ends[-1]:
-                    ends[-1] = end
+        ordered = sorted(r for r in ranges if r[0] < r[1])
+        return cls.merged([start for start, _ in ordered], [end for _, end in ordered])
+
+    @classmethod
+    def merged(cls, starts: list[int], ends: list[int]) -> IntervalSet:
+        """Non-empty ranges sorted by start, merged where they overlap or touch (lists whose
+        ranges all stand apart are kept as they are)."""
+        if not any(map(operator.le, starts[1:], ends[:-1])):  # each ends before the next
+            return cls(starts, ends)
+        merged_starts: list[int] = []
+        merged_ends: list[int] = []
+        reach = -1
+        for start, end in zip(starts, ends, strict=True):
+            if start <= reach:
+                if end > reach:
+                    reach = merged_ends[-1] = end
             else:
-                starts.append(start)
-                ends.append(end)
-        return cls(starts, ends)
+                merged_starts.append(start)
+                merged_ends.append(end)
+                reach = end
+        return cls(merged_starts, merged_ends)
 
     def add_range(self, start: int, end: int) -> None:
         """Insert ``[start, end)``, merging with every range it touches."""

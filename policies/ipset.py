@@ -19,8 +19,10 @@ whenever the set changes and rebuilt on the next batch.
 
 from __future__ import annotations
 
+import operator
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, repeat
 
 import numpy as np
 from pyroaring import BitMap
@@ -33,6 +35,9 @@ from policysim.policies.prefixes import (
     MAPPED_END,
     MAPPED_START,
     WIDTH,
+    PrefixColumns,
+    big_endian,
+    packed,
     parse_prefix,
     prefix_range,
     range_to_prefixes,
@@ -101,6 +106,44 @@ class IPSet:
                 add_v4(*mapped)
         v4.run_optimize()
         return cls._of(v4, IntervalSet.from_ranges(v6_ranges))
+
+    @classmethod
+    def union_of(cls, parts: list[PrefixColumns]) -> IPSet:
+        """The union of prefix columns' sets, a million prefixes at C speed: the IPv4 ranges
+        merged in numpy and handed to roaring whole, not one ``add_range`` each. The bytes
+        are those of an empty set updated with :meth:`from_prefixes` of each part in turn
+        (how a registry's sets grow): roaring leaves a container whose array and run forms
+        are the same size in the form its history gave it, so the few such containers are
+        built that way, from their own prefixes."""
+        if not parts:
+            return cls()
+        columns = PrefixColumns(*map(np.concatenate, zip(*parts, strict=True)))
+        family, length, high, low = columns
+        v4 = family == 4
+        starts = low[v4].astype(np.int64)
+        ends = starts + (np.int64(1) << (32 - length[v4].astype(np.int64)))
+        v6 = np.flatnonzero(~v4)
+        v6 = v6[np.lexsort((low[v6], high[v6]))]  # by network: the order merging needs
+        v6_starts = columns.take(v6).networks()
+        v6_ends = list(map(operator.add, v6_starts, _V6_SIZES[length[v6]].tolist()))
+        near = np.flatnonzero((high[v6] == 0) & (low[v6] < MAPPED_END)).tolist()
+        mapped = [at for at in near if v6_ends[at] > MAPPED_START]
+        if mapped:  # the mapped block is IPv4: cut out of the IPv6 ranges, filed there
+            kept = sorted(set(range(len(v6))) - set(mapped))
+            ranges = [(v6_starts[at], v6_ends[at]) for at in kept]
+            for at in mapped:
+                outside, (first, stop) = split_mapped(v6_starts[at], v6_ends[at])
+                ranges += outside
+                starts, ends = np.append(starts, first), np.append(ends, stop)
+            v6_set = IntervalSet.from_ranges(ranges)
+        else:
+            v6_set = IntervalSet.merged(v6_starts, v6_ends)
+        order = np.argsort(starts)
+        bitmap, ties = _bitmap(*_merged(starts[order], ends[order]))
+        if len(ties):
+            bitmap -= BitMap.union(*(BitMap(range(key << 16, key + 1 << 16)) for key in ties))
+            bitmap |= _as_grown(parts, ties)
+        return cls._of(bitmap, v6_set)
 
     def add(self, text: str) -> None:
         """Add one address or CIDR (``::ffff:a.b.c.d/L`` folds to IPv4)."""
@@ -266,9 +309,8 @@ class IPSet:
     def to_bytes(self) -> bytes:
         """Roaring's portable format (IPv4) + packed ranges (IPv6) in a checksummed container."""
         self._v4.run_optimize()
-        v6 = b"".join(
-            start.to_bytes(16) + (end - 1).to_bytes(16) for start, end in self._v6.ranges()
-        )
+        lasts = map(operator.sub, self._v6.ends, repeat(1))
+        v6 = packed(chain.from_iterable(zip(self._v6.starts, lasts, strict=True)), 16)
         return ipset_file.pack(SNAPSHOT_KIND, SNAPSHOT_VERSION, [self._v4.serialize(), v6])
 
     @classmethod
@@ -281,10 +323,9 @@ class IPSet:
             v4 = BitMap.deserialize(bytes(sections[0]))
         except (ValueError, MemoryError) as exc:
             raise ipset_file.SnapshotError(f"bad IPv4 bitmap in snapshot: {exc}") from exc
-        words = np.frombuffer(sections[1], dtype=">u8").tolist()  # first, last: 2 words each
-        starts = [high << 64 | low for high, low in zip(words[0::4], words[1::4], strict=True)]
-        ends = [(high << 64 | low) + 1 for high, low in zip(words[2::4], words[3::4], strict=True)]
-        return cls._of(v4, IntervalSet(starts, ends))
+        bounds = big_endian(bytes(sections[1]), 16)  # first, last: 16 bytes each
+        ends = list(map(operator.add, bounds[1::2], repeat(1)))
+        return cls._of(v4, IntervalSet(bounds[0::2], ends))
 
     def serialized_size(self) -> int:
         return len(self.to_bytes())
@@ -300,6 +341,76 @@ class IPSet:
     def load(cls, path: str | os.PathLike[str]) -> IPSet:
         with open(path, "rb") as handle:
             return cls.from_bytes(handle.read())
+
+
+_V6_SIZES = np.array([1 << (128 - length) for length in range(129)], object)
+_COOKIE = 12347  # roaring's portable format with run containers
+_NO_OFFSETS = 4  # fewer containers than this: no offset table
+_ARRAY_MAX = 4096  # the most values an array container holds
+
+
+def _merged(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranges sorted by start merged where they overlap or touch."""
+    if not len(starts):
+        return starts, ends
+    reach = np.maximum.accumulate(ends)
+    new = np.ones(len(starts), bool)
+    new[1:] = starts[1:] > reach[:-1]
+    heads = np.flatnonzero(new)
+    return starts[heads], reach[np.append(heads[1:], len(starts)) - 1]
+
+
+def _bitmap(starts: np.ndarray, ends: np.ndarray) -> tuple[BitMap, list[int]]:
+    """Merged IPv4 ranges (sorted, apart) as a bitmap, written in roaring's portable format as
+    run containers, read back and run-optimized; and the keys (upper 16 bits) of the
+    containers whose array and run forms are the same size, which that leaves as runs."""
+    if not len(starts):
+        return BitMap(), []
+    first, last = starts >> 16, (ends - 1) >> 16
+    pieces = last - first + 1
+    total = int(pieces.sum())
+    owner = np.repeat(np.arange(len(starts)), pieces)
+    key = first[owner] + np.arange(total) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    base = key << 16
+    low = np.maximum(starts[owner], base) - base
+    high = np.minimum(ends[owner], base + (1 << 16)) - base  # past the run's last value
+    new = np.ones(total, bool)
+    new[1:] = key[1:] != key[:-1]
+    heads = np.flatnonzero(new)
+    runs = np.diff(np.append(heads, total))
+    count = len(heads)
+    flags = np.packbits(np.ones(count, bool), bitorder="little").tobytes()
+    described = np.empty((count, 2), "<u2")
+    described[:, 0] = key[heads]
+    described[:, 1] = np.add.reduceat(high - low, heads) - 1
+    sizes = 2 + 4 * runs
+    cards = described[:, 1].astype(np.int64) + 1
+    ties = described[(cards <= _ARRAY_MAX) & (2 * cards == sizes), 0].tolist()
+    offsets = b""
+    if count >= _NO_OFFSETS:
+        first_offset = 4 + len(flags) + 8 * count
+        offsets = (first_offset + np.cumsum(sizes) - sizes).astype("<u4").tobytes()
+    body = np.empty(2 * total + count, "<u2")  # per container: run count, (start, length - 1)s
+    container = np.cumsum(new) - 1
+    body[2 * heads + np.arange(count)] = runs
+    at = 2 * np.arange(total) + container + 1
+    body[at] = low
+    body[at + 1] = high - low - 1
+    cookie = np.array([_COOKIE | (count - 1) << 16], "<u4").tobytes()
+    bitmap = BitMap.deserialize(cookie + flags + described.tobytes() + offsets + body.tobytes())
+    bitmap.run_optimize()
+    return bitmap, ties
+
+
+def _as_grown(parts: list[PrefixColumns], keys: list[int]) -> BitMap:
+    """The containers at ``keys`` as :meth:`IPSet.union_of` says: each part's prefixes there
+    added one by one and the sets updated in turn. Such a container holds at most 4096
+    addresses, so only IPv4 prefixes longer than /16 are in it."""
+    grown = IPSet()
+    for part in parts:
+        inside = (part.family == 4) & (part.length > 16) & np.isin(part.low >> 16, keys)
+        grown.update(IPSet.from_prefixes(part.take(np.flatnonzero(inside)).tuples()))
+    return grown._v4
 
 
 def _optimized(bitmap: BitMap) -> BitMap:

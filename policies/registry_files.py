@@ -122,18 +122,19 @@ def _plain_csv(text: str) -> Registry | None:
     path must judge), which the record path reads row by row, naming every problem."""
     if '"' in text:
         return None
-    lines = text.split("\n")  # where the csv module breaks lines too
-    if lines and not lines[-1]:
-        lines.pop()
-    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    if not lines or any("\r" in line for line in lines):
-        return None
-    header = [column.strip() for column in lines[0].split(",")]
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if "\r" in text:  # a carriage return not ending a line
+            return None
+    first, _, body = text.partition("\n")  # where the csv module breaks lines too
+    header = [column.strip() for column in first.split(",")]
     allowed = CSV_COLUMNS + CSV_OPTIONAL
     if any(column not in allowed for column in header) or not set(CSV_COLUMNS) <= set(header):
         return None
-    columns = registry_columns.plain_columns(lines[1:], header)
-    return None if columns is None else registry_columns.build(columns, len(lines) - 1)
+    columns = registry_columns.plain_columns(body, header)
+    if columns is None:
+        return None
+    return registry_columns.build(columns, len(columns[header[0]]))
 
 
 def _csv_rows(name: str, text: str) -> Iterator[_Row | Problem]:

@@ -12,6 +12,7 @@ from policysim.policies.address_columns import AddressColumns
 from policysim.policies.addresses import parse_ip
 from policysim.policies.ipset import IPSet
 from policysim.policies.ipset_file import SnapshotError
+from policysim.policies.prefixes import PrefixColumns, parse_prefix
 
 MAPPED = 0xFFFF << 32
 MAX6 = (1 << 128) - 1
@@ -227,3 +228,35 @@ def test_changes_invalidate_the_batch_index() -> None:
     ipset.add("11.0.0.0/8")
     assert ipset.contains_batch(ips).tolist() == [True, True]
     assert ipset.contains_batch([]).tolist() == []
+
+
+def _grown(parts: list[list[str]]) -> IPSet:
+    """An empty set updated with each part built prefix by prefix: what a registry does."""
+    grown = IPSet()
+    for part in parts:
+        grown.update(IPSet.from_cidrs(part))
+    return grown
+
+
+@PROPERTY
+@given(st.lists(cidr_lists, min_size=1, max_size=4))
+def test_a_union_of_columns_is_the_grown_set_to_the_byte(parts: list[list[str]]) -> None:
+    columns = [PrefixColumns.of([parse_prefix(text) for text in part]) for part in parts]
+    assert IPSet.union_of(columns).to_bytes() == _grown(parts).to_bytes()
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        [["10.0.0.0/31", "10.0.0.2/32"]],  # 3 addresses in 1 run: array and run tie, array first
+        [["10.0.0.0/30", "10.0.0.8/32"]],  # 5 in 2 runs: a tie, the run came first
+        [["10.0.0.8/32", "10.0.0.0/30"]],
+        [["10.0.0.0/30"], ["10.0.0.8/32"]],
+        [["10.0.0.8/32"], ["10.0.0.0/30", "10.1.0.0/16"], ["192.0.2.0/31", "192.0.2.2/32"]],
+    ],
+)
+def test_containers_of_two_equal_forms_keep_the_form_their_history_gave(
+    parts: list[list[str]],
+) -> None:
+    columns = [PrefixColumns.of([parse_prefix(text) for text in part]) for part in parts]
+    assert IPSet.union_of(columns).to_bytes() == _grown(parts).to_bytes()
