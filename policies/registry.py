@@ -595,9 +595,13 @@ class Registry:
                     )
         return matches
 
+    def counts(self) -> dict[str, int]:
+        """Prefixes per family, entities and grants (no bit set read: see :meth:`stats`)."""
+        return self._pending.header["counts"] if self._pending else self._counts()
+
     def stats(self) -> dict:
         """Sizes for logs, metrics and the benchmark."""
-        counts = self._pending.header["counts"] if self._pending else self._counts()
+        counts = self.counts()
         families = {
             f"ipv{version}": {
                 "prefixes": counts[f"ipv{version}"],

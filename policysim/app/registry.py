@@ -44,12 +44,12 @@ def compile_registry(source: str, snapshot: str, skip_bad_rows: bool = False) ->
         registry_snapshot.save(registry, target)
     except OSError as exc:
         raise OutputError(f"OUT {target}: cannot write the snapshot: {exc.strerror}") from exc
-    stats = registry.stats()
+    counts = registry.counts()
     return CompileResult(
         source,
         str(target),
-        stats["ipv4"]["prefixes"] + stats["ipv6"]["prefixes"],
-        stats["entities"],
+        counts["ipv4"] + counts["ipv6"],
+        counts["entities"],
         registry.version,
         Path(target).stat().st_size,
         time.perf_counter() - started,
