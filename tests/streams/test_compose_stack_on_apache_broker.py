@@ -14,13 +14,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from kafka_topics import private_settings
 from ruamel.yaml import YAML
+from waiting import wait_until
 
 from policysim.app.worker_process import sample_sum, scrape
 from policysim.dashboards.promapi import Prometheus
@@ -54,14 +53,6 @@ def swapped(command: list[str], values: dict[str, str], folder: Path) -> list[st
     for flag, value in values.items():
         out[out.index(flag) + 1] = value
     return [sys.executable, "-m", "policysim.cli", *out]
-
-
-def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {seconds} s waiting for {what}")
-        time.sleep(0.5)
 
 
 def test_the_compose_stack_runs_on_apache_kafka(apache_broker: Broker, tmp_path: Path) -> None:
@@ -122,7 +113,7 @@ def test_the_compose_stack_runs_on_apache_kafka(apache_broker: Broker, tmp_path:
             assigned = [sample_sum(metrics(p), "policysim_assigned_partitions") for p in ports]
             return all(0 < n < 8 for n in assigned) and sum(assigned) == 8
 
-        wait_for(sharing, 120, "both workers to share the 8 partitions in one group")
+        wait_until(sharing, 120, "both workers sharing the 8 partitions in one group", 0.5)
         simulator = swapped(
             services["simulator"]["command"],
             {
@@ -143,7 +134,7 @@ def test_the_compose_stack_runs_on_apache_kafka(apache_broker: Broker, tmp_path:
         assert all(n > 0 for n in events) and sum(events) >= count
 
         prometheus = Prometheus(f"http://127.0.0.1:{prom_port}")
-        wait_for(prometheus.ready, 60, "Prometheus")
+        wait_until(prometheus.ready, 60, "Prometheus ready", 0.5)
 
         def both_scraped() -> bool:
             found = prometheus.query(
@@ -151,7 +142,7 @@ def test_the_compose_stack_runs_on_apache_kafka(apache_broker: Broker, tmp_path:
             )
             return len(found) == 2 and all(float(r["value"][1]) > 0 for r in found)
 
-        wait_for(both_scraped, 60, "Prometheus to scrape both workers")
+        wait_until(both_scraped, 60, "both workers scraped by Prometheus", 0.5)
     finally:
         for process in processes:
             process.terminate()
