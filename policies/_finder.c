@@ -28,11 +28,11 @@
 #define NCOLUMNS 4 /* pieces, blocks, windows, codes */
 
 /* bytes per item of each column; IPv4 piece records are 32-bit words, IPv6 ones 64-bit; the
- * windows' 0 stands for either width, 32-bit seconds or floats (see TIMES) */
+ * windows' 0 stands for either width, 32-bit seconds or floats (see family_columns) */
 static const Py_ssize_t ITEMSIZE[2][NCOLUMNS] = {{4, 4, 0, 1}, {8, 4, 0, 1}};
 #define WINDOWS 2 /* the column of the windows */
-/* registry_index.LATEST: a lookup's time is clamped to [0, LATEST] before 32-bit windows are
- * compared with it, where 0 is "no start" and 2**32 - 1 "no end" */
+/* registry_index.NEVER and LATEST: 32-bit windows hold 0 for "no start" and NEVER for "no
+ * end", and a lookup's time is clamped (see clamped) before they are compared with it */
 #define NEVER 4294967295.0
 #define LATEST (NEVER - 0.5)
 
@@ -107,7 +107,8 @@ static int family_columns(Family *f, PyObject *columns, int version) {
     f->nblocks = f->views[1].len / 4;
     f->shift = (int)shift;
     if (f->npieces < 1 || shift < 0 || shift > width ||
-        f->views[0].len != itemsize[0] * f->stride * f->npieces || f->views[WINDOWS].len != 2 * f->views[WINDOWS].itemsize * f->rows ||
+        f->views[0].len != itemsize[0] * f->stride * f->npieces ||
+        f->views[WINDOWS].len != 2 * f->views[WINDOWS].itemsize * f->rows ||
         (version == 4 && f->nblocks != ((Py_ssize_t)1 << (32 - shift)) + 1) ||
         (version == 6 && f->nblocks < 2)) {
         PyErr_SetString(PyExc_ValueError, "its index columns do not fit together");

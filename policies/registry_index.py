@@ -45,6 +45,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from policysim.policies.prefixes import packed
+
 LAYOUT = 3  # the layout of the columns below; a C build for another one is not used
 try:  # the lookup compiled in C (pyproject.toml); without a compiler, the Python below answers
     from policysim.policies import _finder as NATIVE
@@ -60,7 +62,6 @@ NONE = -1  # the category code of "not registered"
 MAX_PAIRS_PER_GRANT = 16
 
 Row = tuple[int, int, int, float, float, int]  # network, length, position, start, until, code
-_LOW64 = (1 << 64) - 1
 WIDTH = {4: 32, 6: 128}
 STRIDE = {4: 2, 6: 3}  # words per piece record: (start, first row); (high, low, first row)
 # The arrays of an index with their dtypes on disk (``pieces``: see ``PIECES``).
@@ -131,7 +132,7 @@ class GrantIndex:
             rank[1 << 128] = len(bounds6)
             first_piece = np.fromiter(map(rank.__getitem__, networks), np.int64, n)
             end_piece = np.fromiter(map(rank.__getitem__, ends_list), np.int64, n)
-            bounds = np.array([(b >> 64, b & _LOW64) for b in bounds6], np.uint64)
+            bounds = _halves(bounds6)
         spans = end_piece - first_piece
         if int(spans.sum()) > MAX_PAIRS_PER_GRANT * max(n, 1 << 16):
             return None
@@ -278,10 +279,7 @@ class GrantIndex:
         extension is built, otherwise each placed by a ``bisect`` over the bounds as Python
         ints (made once: a C build never needs them)."""
         if NATIVE is not None:
-            halves = np.fromiter(
-                (half for v in values for half in (v >> 64, v & _LOW64)), np.uint64, 2 * len(values)
-            )
-            return self._probe_native(halves, ts)
+            return self._probe_native(_halves(values).ravel(), ts)
         bounds = self._bounds()
         pieces = np.fromiter((bisect_right(bounds, v) - 1 for v in values), np.int64, len(values))
         return self._probe_pieces(pieces, ts)
@@ -371,6 +369,11 @@ def clamped(ts: float) -> float:
     if ts > LATEST:
         return float(NEVER) if ts == math.inf else LATEST
     return 0.0 if ts < 0.0 else ts
+
+
+def _halves(values: list[int]) -> np.ndarray:
+    """128-bit values as rows of two 64-bit words, the high one first, at C speed."""
+    return np.frombuffer(packed(values, 16), ">u8").astype(np.uint64).reshape(-1, 2)
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
