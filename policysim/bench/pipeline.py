@@ -11,7 +11,8 @@ One run measures, on the same broker and topic:
 * the broker floor: a plain aiokafka reader of ``connections`` in the same
   process sees each message ``sent_at`` → arrival with the same fetch wait;
 * the ceilings, each draining the backlog the live run left in the topic: a
-  raw aiokafka consumer, a Faust agent that does nothing, and one worker.
+  raw aiokafka consumer, then a Faust agent that does nothing and one worker,
+  in turn for a few rounds (medians).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import gc
 import itertools
 import json
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,6 +60,12 @@ POLICY_SETS = {
     1: ("pta-vpn-2024.yaml",),
     3: ("pta-vpn-2024.yaml", "pta-vpn-strict.yaml", "pta-vpn-lenient.yaml"),
 }
+# the drain ceilings as printed: name, key in the result, figure
+CEILINGS = (
+    ("raw aiokafka", "raw_aiokafka", "messages_per_s"),
+    ("no-op Faust agent", "faust_noop_agent", "messages_per_s"),
+    ("worker", "worker_drain", "events_per_s"),
+)
 EVENT_MARK = b'{"id":'  # msgspec writes `id` first: one per verdict, never inside a string
 STAGES = (
     ("to_worker", "sent_at → the worker takes the batch (producer, broker, fetch wait, Faust)"),
@@ -180,12 +188,12 @@ async def _raw_drain(settings: Settings, messages: int) -> dict[str, float]:
 
 
 def _faust_noop_drain(
-    settings: Settings, messages: int, log: Path, timeout: float = 300.0
+    settings: Settings, messages: int, group: str, log: Path, timeout: float = 300.0
 ) -> dict[str, float]:
-    """The do-nothing Faust agent (child process) over the same backlog."""
+    """The do-nothing Faust agent (child process, consumer ``group``) over the same backlog."""
     command = [
         sys.executable, "-m", "policysim.streams.noop_agent", "--topic", settings.topic_connections,
-        "--group", "bench-noop", "--expect", str(messages),
+        "--group", group, "--expect", str(messages),
     ]  # fmt: skip
     found: list[bytes] = []
 
@@ -219,26 +227,74 @@ def _faust_noop_drain(
 def _worker_drain(
     settings: Settings, paths: list[str], registry: Path, events: int, log: Path
 ) -> dict[str, float]:
-    """One fresh worker (new group) over the backlog: the worker's own ceiling.
+    """One fresh worker (the consumer group and verdict topic of ``settings``, both new) over
+    the backlog: the worker's own ceiling.
 
     Timed from inside, as the no-op agent times itself: from the first batch the worker took
     (its verdicts' ``taken_at``) to its last verdict's record time. ``/metrics`` is read only to
     know when it is done, twice a second, so the reading neither adds to the time nor takes the
     worker's CPU while it drains.
     """
-    drain = settings.replace(consumer_group="bench-drain", topic_verdicts="bench-drain-verdicts")
-    ensure_topics(drain, [drain.topic_verdicts])
-    with WorkerProcess(drain, paths, registry, log) as worker:
+    ensure_topics(settings, [settings.topic_verdicts])
+    with WorkerProcess(settings, paths, registry, log) as worker:
         worker.wait_ready()
         worker.wait_for(
             lambda m: sample_sum(m, "policysim_events_total") >= events, 600, interval=0.5
         )
     taken, written = np.inf, -np.inf
-    for record in iter_topic(drain, drain.topic_verdicts, until_idle=1.0):
+    for record in iter_topic(settings, settings.topic_verdicts, until_idle=1.0):
         taken = min(taken, time_of(record.headers, TAKEN_AT_HEADER) or np.inf)
         written = max(written, record.timestamp_ms / 1000)
     elapsed = max(written - taken, 1e-9)
     return {"events": events, "seconds": round(elapsed, 3), "events_per_s": events / elapsed}
+
+
+def drain_ceilings(
+    settings: Settings,
+    paths: list[str],
+    registry: Path,
+    backlog: tuple[int, int],
+    rounds: int,
+    workdir: Path,
+) -> dict[str, Any]:
+    """The ceilings over the backlog of (messages, events): a raw aiokafka reader once, then
+    the no-op Faust agent and the worker in turn, ``rounds`` times each on fresh groups.
+
+    One drain of a 30 s backlog lasts a few seconds, and two drains of the same process a
+    minute apart differed by a quarter on this machine; so the two Faust contenders alternate,
+    each figure is the median of its rounds and the ratio is the median of the ratios of
+    neighbouring drains, with every round kept in the result.
+    """
+    messages, events = backlog
+    noop_rounds, worker_rounds = [], []
+    for at in range(rounds):
+        noop_rounds.append(
+            _faust_noop_drain(settings, messages, f"bench-noop-{at}", workdir / f"noop-{at}.log")
+        )
+        drain = settings.replace(
+            consumer_group=f"bench-drain-{at}", topic_verdicts=f"bench-drain-verdicts-{at}"
+        )
+        worker_rounds.append(
+            _worker_drain(drain, paths, registry, events, workdir / f"worker-drain-{at}.log")
+        )
+    ratios = [
+        worker["events_per_s"] / (events / messages) / noop["messages_per_s"]
+        for noop, worker in zip(noop_rounds, worker_rounds, strict=True)
+    ]
+    return {
+        "raw_aiokafka": asyncio.run(_raw_drain(settings, messages)),
+        "faust_noop_agent": _median_round(noop_rounds, "messages_per_s"),
+        "worker_drain": _median_round(worker_rounds, "events_per_s"),
+        "worker_vs_noop_messages": round(statistics.median(ratios), 2),
+        "worker_vs_noop_rounds": [round(ratio, 2) for ratio in ratios],
+    }
+
+
+def _median_round(rounds: list[dict[str, float]], rate: str) -> dict[str, Any]:
+    """The round with the median ``rate`` (the lower middle one of an even count), with every
+    round's rate beside it."""
+    ranked = sorted(rounds, key=lambda figures: figures[rate])
+    return {**ranked[(len(ranked) - 1) // 2], "rounds_per_s": [r[rate] for r in rounds]}
 
 
 def event_pool(population: Any, count: int, pool: int = 200_000) -> Iterator[tuple[str, bytes]]:
@@ -260,7 +316,7 @@ def bench_pipeline(
     workers: int,
     policy_count: int,
     scenario_name: str,
-    ceilings: bool = True,
+    drain_rounds: int = 3,
 ) -> dict[str, Any]:
     """Run the benchmark on a private broker (the broker_engine setting); return the figures."""
     workdir = Path(tempfile.mkdtemp(prefix="policysim-bench-pipeline-"))
@@ -299,19 +355,11 @@ def bench_pipeline(
         )
         result["policies"] = policy_count
         result["engine"] = settings.broker_engine
-        if ceilings:
-            result["ceilings"] = {
-                "raw_aiokafka": asyncio.run(_raw_drain(settings, sent.messages)),
-                "faust_noop_agent": _faust_noop_drain(
-                    settings, sent.messages, workdir / "noop.log"
-                ),
-                "worker_drain": _worker_drain(
-                    settings, paths, registry, count, workdir / "worker-drain.log"
-                ),
-            }
-            noop = result["ceilings"]["faust_noop_agent"]["messages_per_s"]
-            drain = result["ceilings"]["worker_drain"]["events_per_s"] / batch
-            result["ceilings"]["worker_vs_noop_messages"] = round(drain / noop, 2)
+        if drain_rounds:
+            backlog = (sent.messages, count)
+            result["ceilings"] = drain_ceilings(
+                settings, paths, registry, backlog, drain_rounds, workdir
+            )
     result["logs"] = str(workdir)
     return result
 
@@ -362,7 +410,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """
     more_than_zero(args, "--rate", "--duration-seconds")
     at_least(args, 1, "--batch", "--workers")
-    at_least(args, 0, "--linger-ms")
+    at_least(args, 0, "--linger-ms", "--drain-rounds")
     load_checked_scenario(args.scenario)
     engines = engines_of(args, settings)
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop the broker on SIGTERM too
@@ -377,7 +425,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             args.workers,
             args.policies,
             args.scenario,
-            not args.no_ceilings,
+            args.drain_rounds,
         )
         for engine in engines
     ]
@@ -406,8 +454,20 @@ def _print(r: dict[str, Any]) -> None:
     ):
         shown = "  ".join(f"{key[:-3]} {value:,.1f} ms" for key, value in figures.items())
         print(f"{name:<28} {shown}")
-    for name, figures in r.get("ceilings", {}).items():
-        print(f"ceiling {name:<20} {figures}")
+    ceilings = r.get("ceilings")
+    if ceilings:
+        for name, key, unit in CEILINGS:
+            figures = ceilings[key]
+            rounds = " / ".join(f"{rate:,.0f}" for rate in figures.get("rounds_per_s", ()))
+            print(
+                f"{'drain: ' + name:<28} {figures[unit]:,.0f} {unit.removesuffix('_per_s')}/s"
+                + (f"  (rounds {rounds})" if rounds else "")
+            )
+        ratios = " / ".join(f"{ratio:.2f}" for ratio in ceilings["worker_vs_noop_rounds"])
+        print(
+            f"{'worker / no-op agent':<28} {ceilings['worker_vs_noop_messages']:.2f}"
+            f" per message  (rounds {ratios})"
+        )
 
 
 def side_by_side_rows(results: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
@@ -430,11 +490,11 @@ def side_by_side_rows(results: list[dict[str, Any]]) -> list[tuple[str, list[str
             (f"stage {name} p50 / p99, ms", [latency(r["stages"][name]) for r in results])
             for name, _doc in STAGES
         ),
-        ("drain: raw aiokafka, messages/s",
-         [ceiling(r, "raw_aiokafka", "messages_per_s") for r in results]),
-        ("drain: no-op Faust agent, messages/s",
-         [ceiling(r, "faust_noop_agent", "messages_per_s") for r in results]),
-        ("drain: worker, events/s", [ceiling(r, "worker_drain", "events_per_s") for r in results]),
+        *(
+            (f"drain: {name}, {unit.removesuffix('_per_s')}/s",
+             [ceiling(r, key, unit) for r in results])
+            for name, key, unit in CEILINGS
+        ),
         ("worker / no-op agent, messages",
          [str(r.get("ceilings", {}).get("worker_vs_noop_messages", "-")) for r in results]),
     ]  # fmt: skip

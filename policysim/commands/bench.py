@@ -137,7 +137,8 @@ def _pipeline(bench_sub: argparse._SubParsersAction) -> None:
         help="open-loop load through a private broker and worker(s), with ceilings",
         description="Offer --rate events/s for --duration-seconds through a private broker "
         "(--engine) and --workers workers; report rates, end-to-end latency, lag, a per-stage "
-        "split, and the ceilings of a raw aiokafka consumer and a do-nothing Faust agent.",
+        "split, and the ceilings of a raw aiokafka consumer, a do-nothing Faust agent and the "
+        "worker draining the backlog.",
     )
     parser.add_argument(
         "--rate", type=float, default=1000.0, help="events per second offered (default: 1000)"
@@ -176,7 +177,12 @@ def _pipeline(bench_sub: argparse._SubParsersAction) -> None:
         "--scenario", default="small-isp", help="scenario of the events (default: small-isp)"
     )
     parser.add_argument(
-        "--no-ceilings", action="store_true", help="skip the drain ceilings (default: run them)"
+        "--drain-rounds",
+        type=int,
+        default=3,
+        metavar="N",
+        help="drains of the backlog by the no-op Faust agent and by the worker, in turn; each "
+        "ceiling is the median of its rounds, 0 skips the ceilings (default: 3)",
     )
 
 
