@@ -47,6 +47,7 @@ from policysim.policies.prefixes import (
 )
 from policysim.policies.problems import Problem, ProblemError
 from policysim.policies.registry_index import MAX_CATEGORIES, NONE, GrantIndex
+from policysim.policies.registry_stored import StoredGrants
 from policysim.policies.timestamps import parse_timestamp
 
 Time = float | str | None
@@ -169,7 +170,13 @@ class Registry:
         self._stale = IPSet()
         self._stale_grants = 0
         self._probed: tuple | None = None
-        self._pending: RegistryState | None = None  # a snapshot's grants, not yet objects
+        # A loaded state's grants, as columns until a change needs some of them as objects
+        # (``_stored``, made then): those are in ``_made`` by row, their prefixes' full lists in
+        # ``_tables`` and their entities in ``_entities``; ``_objects`` makes all the rest.
+        self._pending: RegistryState | None = None
+        self._stored: StoredGrants | None = None
+        self._made: dict[int, _Grant] = {}
+        self._added = dict.fromkeys(("ipv4", "ipv6", "entities", "grants"), 0)  # since loaded
         # The generation: rises with every change and index rebuild (finders made again). One
         # int64 in an array, so the C finders read it without a Python call.
         self._clock = np.zeros(1, np.int64)
@@ -199,7 +206,6 @@ class Registry:
 
     def apply(self, record: RegistryRecord) -> None:
         """Take in one record (grants and/or a revocation); on ``ValueError`` nothing changed."""
-        self._objects()
         if not record.entity_id:
             raise RecordError(
                 "entity_id is empty: every record needs the id of the registered business"
@@ -209,7 +215,7 @@ class Registry:
         start = to_epoch(record.registered_at, "registered_at", -math.inf)
         expires = to_epoch(record.expires_at, "expires_at", math.inf)
         revoked = to_epoch(record.revoked_at, "revoked_at", math.inf)
-        entity = self._entities.get(record.entity_id)
+        entity = self._entity(record.entity_id)
         category = record.category or (entity.category if entity else None)
         prefixes = [_parse_grant_prefix(text) for text in record.prefixes]
         if prefixes and not category:
@@ -232,6 +238,8 @@ class Registry:
             )
         if entity is None:
             entity = self._entities[record.entity_id] = _Entity()
+            if self._pending is not None:
+                self._added["entities"] += 1
         changed = _update_entity(entity, record)
         if not prefixes and revoked not in entity.revocations:
             entity.revocations[revoked] = record.revoked_at
@@ -257,6 +265,8 @@ class Registry:
         if any(other.identity() == identity for other in grants):
             return False
         entity.grants.append(grant)
+        if self._pending is not None:
+            self._added["grants"] += 1
         if grant.category not in self._codes:
             self._codes[grant.category] = len(self._names)
             self._names.append(grant.category)
@@ -341,7 +351,70 @@ class Registry:
                         ipset.update(added)
 
     def _grants_at(self, prefix: Prefix) -> list[_Grant]:
-        return self._table(prefix[0], prefix[2]).setdefault(prefix[1], [])
+        """The grants of ``prefix`` in order, a list kept in the tables (a loaded state's
+        grants of it are made objects first)."""
+        version, network, length = prefix
+        table = self._table(version, length)
+        grants = table.get(network)
+        if grants is None:
+            grants = table[network] = self._stored_at(version, network, length, keep=True)
+            if not grants and self._pending is not None:
+                self._added[f"ipv{version}"] += 1
+        return grants
+
+    def _entity(self, entity_id: str) -> _Entity | None:
+        """The entity, a loaded state's made an object with its grants (and their prefixes'
+        lists) on first need; None when unknown."""
+        entity = self._entities.get(entity_id)
+        if entity is not None or self._pending is None:
+            return entity
+        stored = self._stored_grants()
+        number = stored.numbers.get(entity_id)
+        if number is None:
+            return None
+        _, name, category, revocations = stored.entity(number)
+        entity = _Entity(name, category, [], {when: raw for when, raw in revocations})
+        for row in stored.rows_of(number):
+            grant = self._made_grant(row, keep=True)
+            entity.grants.append(grant)
+            prefix = parse_prefix(grant.prefix)
+            for at in (prefix, *_mapped_alias(prefix)):
+                self._grants_at(at)  # the prefix's list, holding this same grant
+        self._entities[entity_id] = entity
+        return entity
+
+    def _stored_grants(self) -> StoredGrants:
+        if self._stored is None:
+            state = self._pending
+            self._stored = StoredGrants(state.arrays, state.entities())
+        return self._stored
+
+    def _stored_at(self, version: int, network: int, length: int, keep: bool) -> list[_Grant]:
+        """A loaded state's grants of one prefix not made into objects yet, in order (``keep``:
+        made for good, else only for this answer)."""
+        if self._pending is None:
+            return []
+        stored = self._stored_grants()
+        grants = [self._made_grant(row, keep) for row in stored.rows_at(version, network, length)]
+        grants.sort(key=_Grant.order)  # stable: rows in the order they were applied
+        return grants
+
+    def _made_grant(self, row: int, keep: bool) -> _Grant:
+        """The grant object of a loaded state's row; its raw times are read with the rest (see
+        :meth:`_objects`)."""
+        grant = self._made.get(row)
+        if grant is None:
+            stored = self._stored
+            number, code, version, length, high, low, start, expires, revoked, until, _ = (
+                stored.row(row)
+            )
+            text = network_text(version, high << 64 | low, length)
+            entity_id = stored.ids[number]
+            category = self._names[code]
+            grant = _Grant(entity_id, category, text, start, expires, revoked, until, _UNREAD)
+            if keep:
+                self._made[row] = grant
+        return grant
 
     def _table(self, version: int, length: int) -> dict[int, list[_Grant]]:
         table = self._tables.get((version, length))
@@ -376,17 +449,38 @@ class Registry:
     def find(self, ip: IP, ts: float, categories: frozenset[str] | None = None) -> _Grant | None:
         """The grant covering ``ip`` at ``ts`` (in ``categories``): most specific prefix first,
         then the earliest registration, then the entity id."""
-        self._objects()
-        version, value = ip
-        for _, mask, table in self._levels[version]:
-            grants = table.get(value & mask)
-            if grants is not None:
-                for grant in grants:
-                    if grant.start <= ts < grant.until and (
-                        categories is None or grant.category in categories
-                    ):
-                        return grant
+        for grant in self._covering(ip):
+            if grant.start <= ts < grant.until and (
+                categories is None or grant.category in categories
+            ):
+                return grant
         return None
+
+    def _covering(self, ip: IP) -> Iterator[_Grant]:
+        """The grants of every prefix covering ``ip``, most specific first, each prefix's in
+        the registry's order. A loaded state's grants not made into objects yet are looked up
+        in its columns (a family it has no index for has every grant made first: all its
+        addresses come this way)."""
+        version, value = ip
+        if self._pending is not None and (self._indexes or {}).get(version) is None:
+            self._objects()
+        if self._pending is None:
+            for _, mask, table in self._levels[version]:
+                yield from table.get(value & mask, ())
+            return
+        tables = self._tables
+        lengths = (
+            self._stored_grants()
+            .lengths[version]
+            .union(length for length, _, _ in self._levels[version])
+        )
+        for length in sorted(lengths, reverse=True):
+            network = value & network_mask(version, length)
+            table = tables.get((version, length))
+            grants = None if table is None else table.get(network)
+            if grants is None:
+                grants = self._stored_at(version, network, length, keep=False)
+            yield from grants
 
     def category_at(self, ip: IP, ts: float) -> str | None:
         """The registered category of the address at ``ts`` (None = unregistered)."""
@@ -457,15 +551,12 @@ class Registry:
         return exact
 
     def _exact_code(self, ip: IP, ts: float, mask: int) -> int:
-        self._objects()
-        version, value = ip
         codes = self._codes
-        for _, level_mask, table in self._levels[version]:
-            for grant in table.get(value & level_mask, ()):
-                if grant.start <= ts < grant.until:
-                    code = codes[grant.category]
-                    if mask >> code & 1:
-                        return code
+        for grant in self._covering(ip):
+            if grant.start <= ts < grant.until:
+                code = codes[grant.category]
+                if mask >> code & 1:
+                    return code
         return NONE
 
     def categories_batch(
@@ -540,16 +631,13 @@ class Registry:
 
     def _exact(self, ip: IP, ts: float) -> tuple[int, int]:
         """The code of the grant that answers and the mask of every holding category."""
-        self._objects()
-        version, value = ip
         code, bits = NONE, 0
-        for _, mask, table in self._levels[version]:
-            for grant in table.get(value & mask, ()):
-                if grant.start <= ts < grant.until:
-                    grant_code = self._codes[grant.category]
-                    bits |= 1 << grant_code
-                    if code == NONE:
-                        code = grant_code
+        for grant in self._covering(ip):
+            if grant.start <= ts < grant.until:
+                grant_code = self._codes[grant.category]
+                bits |= 1 << grant_code
+                if code == NONE:
+                    code = grant_code
         return code, bits
 
     def _find_batch(
@@ -572,32 +660,33 @@ class Registry:
 
     def explain(self, ip: IP, ts: float, include_inactive: bool = False) -> list[RegistryMatch]:
         """Grants covering ``ip`` that hold at ``ts`` (or all of them), most specific first."""
-        self._objects()
-        version, value = ip
+        self._objects()  # the times as given, and names
         matches = []
-        for _, mask, table in self._levels[version]:
-            for grant in table.get(value & mask, ()):
-                active = grant.start <= ts < grant.until
-                if active or include_inactive:
-                    entity = self._entities[grant.entity_id]
-                    registered, expires, revoked = grant.raw
-                    matches.append(
-                        RegistryMatch(
-                            grant.entity_id,
-                            entity.name,
-                            grant.category,
-                            grant.prefix,
-                            registered,
-                            expires,
-                            revoked,
-                            active,
-                        )
+        for grant in self._covering(ip):
+            active = grant.start <= ts < grant.until
+            if active or include_inactive:
+                entity = self._entities[grant.entity_id]
+                registered, expires, revoked = grant.raw
+                matches.append(
+                    RegistryMatch(
+                        grant.entity_id,
+                        entity.name,
+                        grant.category,
+                        grant.prefix,
+                        registered,
+                        expires,
+                        revoked,
+                        active,
                     )
+                )
         return matches
 
     def counts(self) -> dict[str, int]:
         """Prefixes per family, entities and grants (no bit set read: see :meth:`stats`)."""
-        return self._pending.header["counts"] if self._pending else self._counts()
+        if self._pending is None:
+            return self._counts()
+        loaded = self._pending.header["counts"]
+        return {name: loaded[name] + self._added[name] for name in loaded}
 
     def stats(self) -> dict:
         """Sizes for logs, metrics and the benchmark."""
@@ -654,8 +743,9 @@ class Registry:
     def to_state(self) -> RegistryState:
         """The registry as columns, one row per grant in :meth:`grants` order, with its
         compiled indexes, for snapshots."""
-        if self._pending is not None:
+        if self._pending is not None and self.version == self._pending.header["version"]:
             return self._pending  # loaded from a snapshot and unchanged since
+        self._objects()
         entities = []
         numbers: list[int] = []
         grants: list[_Grant] = []
@@ -730,35 +820,52 @@ class Registry:
         return registry
 
     def _objects(self) -> None:
-        """Make a loaded snapshot's grants into the per-grant tables, once."""
+        """Make a loaded state's grants into the per-grant tables, once: all those a change
+        has not made yet (see :meth:`_entity`), and the times as given of all."""
         if self._pending is None:
             return
         state, self._pending = self._pending, None
+        made, self._made, self._stored = self._made, {}, None
+        changed, self._entities = self._entities, {}  # made or new since the load
+        self._added = dict.fromkeys(self._added, 0)
+        whole = {  # the prefixes a change made: their lists hold all their grants already
+            (version, network, length)
+            for (version, length), table in self._tables.items()
+            for network in table
+        }
         meta, arrays = state.details(), state.arrays
         registry, names = self, self._names
         with gc_paused():
             entities = []
             for entity_id, name, category, revocations in meta["entities"]:
-                entity = _Entity(name, category, [], {when: raw for when, raw in revocations})
+                entity = changed.get(entity_id)
+                made_whole = entity is not None
+                if not made_whole:
+                    entity = _Entity(name, category, [], {when: raw for when, raw in revocations})
                 registry._entities[entity_id] = entity
-                entities.append((entity_id, entity))
+                entities.append((entity_id, entity, made_whole))
+            for entity_id, entity in changed.items():  # new since the load, in their order
+                registry._entities.setdefault(entity_id, entity)
             extra = iter(meta["raw"])
             texts = meta["prefixes"].split("\n") if len(arrays["entity"]) else []
             touched = []
             tables: dict[tuple[int, int], dict[int, list[_Grant]]] = {}
-            for (
-                number,
-                code,
-                version,
-                length,
-                high,
-                low,
-                start,
-                expires,
-                revoked,
-                until,
-                flags,
-            ), text in zip(_rows(arrays), texts, strict=True):
+            for row, (
+                (
+                    number,
+                    code,
+                    version,
+                    length,
+                    high,
+                    low,
+                    start,
+                    expires,
+                    revoked,
+                    until,
+                    flags,
+                ),
+                text,
+            ) in enumerate(zip(_rows(arrays), texts, strict=True)):
                 # one float object where apply shares one too: the endless times, and the end
                 if start == _ALWAYS:
                     start = _ALWAYS
@@ -770,27 +877,36 @@ class Registry:
                     until = expires
                 elif until == revoked:
                     until = revoked
-                entity_id, entity = entities[number]
+                entity_id, entity, made_whole = entities[number]
                 raw = (
                     _raw_value(flags & 3, start, extra),
                     _raw_value(flags >> 2 & 3, expires, extra),
                     _raw_value(flags >> 4 & 3, revoked, extra),
                 )
-                grant = _Grant(entity_id, names[code], text, start, expires, revoked, until, raw)
-                entity.grants.append(grant)
-                value = high << 64 | low
-                table = tables.get((version, length))
-                if table is None:
-                    table = tables[version, length] = registry._table(version, length)
-                grants = table.get(value)
-                if grants is None:
-                    table[value] = [grant]
+                grant = made.get(row)
+                if grant is None:
+                    category = names[code]
+                    grant = _Grant(entity_id, category, text, start, expires, revoked, until, raw)
                 else:
-                    grants.append(grant)
-                    if len(grants) == 2:
-                        touched.append(grants)
+                    grant.raw = raw
+                if not made_whole:
+                    entity.grants.append(grant)
+                value = high << 64 | low
+                if (version, value, length) not in whole:
+                    table = tables.get((version, length))
+                    if table is None:
+                        table = tables[version, length] = registry._table(version, length)
+                    grants = table.get(value)
+                    if grants is None:
+                        table[value] = [grant]
+                    else:
+                        grants.append(grant)
+                        if len(grants) == 2:
+                            touched.append(grants)
                 if version == 6:
                     for alias in _mapped_alias((version, value, length)):
+                        if alias in whole:
+                            continue
                         grants = registry._grants_at(alias)
                         grants.append(grant)
                         if len(grants) == 2:
@@ -811,10 +927,19 @@ class RegistryState:
     arrays: Mapping[str, np.ndarray]
     sets: Sequence[bytes]
     indexes: dict[int, GrantIndex | None] | None
+    read_entities: Callable[[], list] | None = None  # the details' entities alone, if cheaper
+
+    def entities(self) -> list:
+        """The details' entities, ``[id, name, category, revocations]`` by number: what a
+        change needs, without the raw times and prefix texts when the store can skip them."""
+        return self.read_entities() if self.read_entities else self.details()["entities"]
 
 
 _LOW64 = (1 << 64) - 1
 _ALWAYS = -math.inf  # one object shared by every grant loaded without a start
+# The times as given of a grant a change made from a loaded state: read with all the others
+# before anything shows them (records, explain, snapshots make every grant first).
+_UNREAD: tuple[Time, Time, Time] = ("?", "?", "?")
 _COLUMNS = (
     ("entity", np.int32),
     ("category", np.int32),

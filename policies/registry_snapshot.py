@@ -53,6 +53,15 @@ _encoder = msgspec.msgpack.Encoder()
 _meta_decoder = msgspec.msgpack.Decoder(dict)
 
 
+class _Entities(msgspec.Struct):
+    """The details' entities alone: decoding skips the raw times and prefix texts."""
+
+    entities: list[tuple[str, str | None, str | None, list]]
+
+
+_entities_decoder = msgspec.msgpack.Decoder(_Entities)
+
+
 def is_snapshot(path: str | os.PathLike[str]) -> bool:
     """Whether the file starts like a policysim snapshot (any kind)."""
     try:
@@ -131,6 +140,7 @@ def _registry(sections: list[ipset_file.Section]) -> Registry:
             _StoredColumns(stored),
             _StoredSets(sections[_FIXED:]),
             indexes,
+            lambda: _entities_decoder.decode(details.read()).entities,
         )
         return Registry.from_state(state)
     except ipset_file.SnapshotError:

@@ -13,6 +13,7 @@ from test_registry_reference import PREFIXES, QUERIES
 from policysim.policies import registry_columns, registry_files, registry_snapshot
 from policysim.policies.addresses import parse_ip
 from policysim.policies.prefixes import network_text, parse_prefix
+from policysim.policies.registry import RegistryRecord
 from policysim.policies.registry_files import load_registry
 
 HEADER = "entity_id,name,category,prefix,registered_at,expires_at,revoked_at"
@@ -64,10 +65,20 @@ def test_a_plain_csv_in_bulk_is_the_registry_the_records_give(
         for ts in (0.0, 150.0, 300.0, 1.8e9):
             assert bulk.category_at(ip, ts) == slow.category_at(ip, ts)
     assert bulk.stats() == slow.stats()
+    entity_id, _, category, prefix = items[0][:4]  # changes after the load: the bulk one's
+    for registry in (bulk, slow):  # grants are made only as they are touched
+        registry.apply(RegistryRecord(entity_id, revoked_at=150.0))
+        registry.apply(RegistryRecord("e", None, category, [prefix], 100.0, 250.0))
+    for query in QUERIES:
+        ip = parse_ip(query)
+        for ts in (0.0, 120.0, 150.0, 200.0, 300.0):
+            assert bulk.category_at(ip, ts) == slow.category_at(ip, ts)
+    assert bulk.counts() == slow.counts()
     assert list(bulk.records()) == list(slow.records())
     assert bulk.explain(parse_ip("10.1.0.1"), 150.0, True) == slow.explain(
         parse_ip("10.1.0.1"), 150.0, True
     )
+    assert registry_snapshot.to_bytes(bulk) == registry_snapshot.to_bytes(slow)
 
 
 def test_a_file_that_is_not_plain_goes_the_record_path(tmp_path: Path) -> None:

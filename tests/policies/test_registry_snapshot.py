@@ -44,7 +44,22 @@ def test_a_loaded_snapshot_takes_updates_exactly(
     loaded = registry_snapshot.from_bytes(registry_snapshot.to_bytes(registry))
     for item in then:
         _apply_both(loaded, reference, item)
+        try:
+            registry.apply(item)
+        except ValueError:
+            pass
     _check(loaded, reference)
+    assert loaded.version == registry.version
+    assert loaded.counts() == registry.counts()
+    for query in QUERIES:
+        ip = parse_ip(query)
+        assert _grant(loaded.find(ip, 150.0)) == _grant(registry.find(ip, 150.0))
+    assert list(loaded.records()) == list(registry.records())
+    assert registry_snapshot.to_bytes(loaded) == registry_snapshot.to_bytes(registry)
+
+
+def _grant(grant: object) -> tuple | None:
+    return grant and (grant.entity_id, grant.category, grant.prefix, grant.start, grant.until)
 
 
 def test_times_and_names_come_back_as_they_were_given() -> None:
@@ -143,11 +158,12 @@ def test_bulk_loads_leave_the_garbage_collector_as_they_found_it(enabled: bool) 
 
 
 def test_a_loaded_snapshot_answers_before_it_makes_grant_objects() -> None:
-    """Lookups, batches and stats come from the stored indexes; the first change makes the
-    per-grant objects and is answered at once."""
+    """Lookups, batches and stats come from the stored indexes; a change makes objects of the
+    grants it touches only (its entity's, and those of its prefixes), and is answered at once."""
     registry = Registry()
     registry.apply(RegistryRecord("a", "Acme", "bank", ["10.0.0.0/8", "2001:db8::/32"], 100.0))
     registry.apply(RegistryRecord("b", None, "freelancer", ["10.1.0.0/16"], None, 200.0))
+    registry.apply(RegistryRecord("d", None, "bank", ["12.0.0.0/8"]))
     loaded = registry_snapshot.from_bytes(registry_snapshot.to_bytes(registry))
     ips = [parse_ip("10.1.0.1"), parse_ip("2001:db8::1"), parse_ip("11.0.0.1")]
     assert [loaded.category_at(ip, 150.0) for ip in ips] == ["freelancer", "bank", None]
@@ -155,9 +171,21 @@ def test_a_loaded_snapshot_answers_before_it_makes_grant_objects() -> None:
     assert loaded.stats() == registry.stats()
     assert loaded._pending is not None  # nothing made per grant yet
     loaded.apply(RegistryRecord("c", None, "it_company", ["11.0.0.0/24"], 0.0))
-    assert loaded._pending is None
+    loaded.apply(RegistryRecord("a", revoked_at=120.0))
+    assert loaded._pending is not None
+    assert sorted(grant.prefix for grant in loaded._made.values()) == [
+        "10.0.0.0/8",
+        "2001:db8::/32",
+    ]
     assert loaded.category_at(ips[2], 150.0) == "it_company"
     assert loaded.view(["it_company"]).contains(ips[2], 150.0)
+    assert loaded.category_at(parse_ip("10.2.0.1"), 110.0) == "bank"
+    assert loaded.category_at(parse_ip("10.2.0.1"), 130.0) is None
+    registry.apply(RegistryRecord("c", None, "it_company", ["11.0.0.0/24"], 0.0))
+    registry.apply(RegistryRecord("a", revoked_at=120.0))
+    assert loaded.counts() == registry.counts()
+    assert list(loaded.records()) == list(registry.records())
+    assert registry_snapshot.to_bytes(loaded) == registry_snapshot.to_bytes(registry)
 
 
 def _two_registries() -> tuple[Registry, Registry]:
