@@ -32,10 +32,19 @@ class SnapshotError(ValueError):
 
 
 class Section(NamedTuple):
-    """One section of a snapshot: its size in bytes and how to read it."""
+    """One section of a snapshot: its size in bytes and how to read a part of it."""
 
     size: int
-    read: Callable[[], bytes | memoryview]
+    read_part: Callable[[int, int], bytes | memoryview]  # (start, stop) within the section
+
+    def read(self, start: int = 0, stop: int | None = None) -> bytes | memoryview:
+        """The section's bytes, or those from ``start`` to ``stop``."""
+        return self.read_part(start, self.size if stop is None else stop)
+
+    @classmethod
+    def of(cls, data: bytes | memoryview) -> Section:
+        """A section held in memory."""
+        return cls(len(data), lambda start, stop: data[start:stop])
 
 
 def pack(kind: bytes, version: int, sections: list[bytes]) -> bytes:
@@ -76,9 +85,10 @@ def open_sections(
     stamp = _stamp(fd)
 
     def section(at: int, length: int) -> Section:
-        def read() -> bytes:
-            data = os.pread(handle.fileno(), length, at)
-            if len(data) != length or _stamp(fd) != stamp:
+        def read(start: int, stop: int) -> bytes:
+            start, stop = max(0, min(start, length)), max(0, min(stop, length))
+            data = os.pread(handle.fileno(), max(0, stop - start), at + start)
+            if len(data) != max(0, stop - start) or _stamp(fd) != stamp:
                 raise SnapshotError(
                     f"the snapshot {os.fspath(path)} changed on disk after it was loaded"
                 )

@@ -47,7 +47,13 @@ from policysim.policies.prefixes import (
 )
 from policysim.policies.problems import Problem, ProblemError
 from policysim.policies.registry_index import MAX_CATEGORIES, NONE, GrantIndex
-from policysim.policies.registry_stored import StoredGrants
+from policysim.policies.registry_stored import (
+    ArrayColumns,
+    Columns,
+    Entities,
+    ListedEntities,
+    StoredGrants,
+)
 from policysim.policies.timestamps import parse_timestamp
 
 Time = float | str | None
@@ -162,6 +168,7 @@ class Registry:
         self._filters: dict[frozenset[str], IPSet] = {}
         self._category_sets: dict[str, IPSet] | None = {}  # None: as _all_set
         self._stored_sets: Sequence[bytes] = ()  # a snapshot's bit sets, the union's first
+        self._unread_grants: list[tuple[str, Prefix]] = []  # added while a set was not read
         self._deferred: dict[str, list[Prefix]] | None = None
         self._codes: dict[str, int] = {}
         self._names: list[str] = []  # the categories by code
@@ -189,6 +196,8 @@ class Registry:
         registry answering from its index may never need it)."""
         if self._all_set is None:
             self._all_set = IPSet.from_bytes(self._stored_sets[0])
+            for _, prefix in self._unread_grants:
+                self._all_set.add_network(*prefix)
         return self._all_set
 
     @property
@@ -200,6 +209,8 @@ class Registry:
             self._category_sets = {
                 name: IPSet.from_bytes(stored[code + 1]) for code, name in enumerate(names)
             }
+            for category, prefix in self._unread_grants:
+                self._category_sets.setdefault(category, IPSet()).add_network(*prefix)
         return self._category_sets
 
     # --- changes ---------------------------------------------------------------
@@ -278,10 +289,14 @@ class Registry:
         if self._deferred is not None:
             self._deferred.setdefault(grant.category, []).append(prefix)
             return True
-        self._all.add_network(*prefix)
-        if grant.category not in self._by_category:
-            self._by_category[grant.category] = IPSet()
-        self._by_category[grant.category].add_network(*prefix)
+        # A loaded state's sets are read when first needed, with the grants added meanwhile:
+        # a change does not read megabytes of bit sets the index answers without.
+        if self._all_set is None or self._category_sets is None:
+            self._unread_grants.append((grant.category, prefix))
+        if self._all_set is not None:
+            self._all_set.add_network(*prefix)
+        if self._category_sets is not None:
+            self._category_sets.setdefault(grant.category, IPSet()).add_network(*prefix)
         for categories, ipset in self._filters.items():
             if grant.category in categories:
                 ipset.add_network(*prefix)
@@ -369,10 +384,10 @@ class Registry:
         if entity is not None or self._pending is None:
             return entity
         stored = self._stored_grants()
-        number = stored.numbers.get(entity_id)
+        number = stored.entities.number(entity_id)
         if number is None:
             return None
-        _, name, category, revocations = stored.entity(number)
+        _, name, category, revocations = stored.entities.entity(number)
         entity = _Entity(name, category, [], {when: raw for when, raw in revocations})
         for row in stored.rows_of(number):
             grant = self._made_grant(row, keep=True)
@@ -386,7 +401,7 @@ class Registry:
     def _stored_grants(self) -> StoredGrants:
         if self._stored is None:
             state = self._pending
-            self._stored = StoredGrants(state.arrays, state.entities())
+            self._stored = StoredGrants(state.columns(), state.entities())
         return self._stored
 
     def _stored_at(self, version: int, network: int, length: int, keep: bool) -> list[_Grant]:
@@ -409,7 +424,7 @@ class Registry:
                 stored.row(row)
             )
             text = network_text(version, high << 64 | low, length)
-            entity_id = stored.ids[number]
+            entity_id = stored.entities.entity(number)[0]
             category = self._names[code]
             grant = _Grant(entity_id, category, text, start, expires, revoked, until, _UNREAD)
             if keep:
@@ -540,8 +555,12 @@ class Registry:
         return families[0], families[1]
 
     def _exact_finder(self, version: int, mask: int, categories: frozenset[str] | None) -> Finder:
-        """The exact path as a finder: the categories' union probed (made on the first call:
-        a registry answering from its index may never need it), then the per-grant tables."""
+        """The exact path as a finder. Where the family has an index, only the addresses under
+        prefixes changed since it was built come here; without one every address does, and the
+        categories' union (made on the first call) turns most of them away first."""
+        exact_code = self._exact_code
+        if self._compiled()[version] is not None:
+            return lambda value, ts: exact_code((version, value), ts, mask)
 
         def exact(value: int, ts: float) -> int:
             if (version, value) not in self.filter_set(categories):
@@ -614,15 +633,20 @@ class Registry:
             codes[rows], bits[rows] = index.probe(values[fast], ts[rows])
         slow = at[exact].tolist()
         index6 = indexes[6]
-        sift6 = index6 is None or self._stale_grants or not native
+        sift6 = index6 is None or not native
         v6_hits = [
             (i, value)
             for i, value in zip(columns.v6_positions, columns.v6, strict=True)
             if not sift6 or self._all.contains_v6(value)
         ]
-        if index6 is None or self._stale_grants:  # IPv6 changes since: the exact path
+        if index6 is None:
             slow.extend(i for i, _ in v6_hits)
-        elif v6_hits:
+            v6_hits = []
+        elif self._stale_grants:  # addresses under IPv6 prefixes changed since: the exact path
+            stale = [self._stale.contains_v6(value) for _, value in v6_hits]
+            slow.extend(i for (i, _), changed in zip(v6_hits, stale, strict=True) if changed)
+            v6_hits = [hit for hit, changed in zip(v6_hits, stale, strict=True) if not changed]
+        if v6_hits:
             rows = np.array([i for i, _ in v6_hits], np.int64)
             codes[rows], bits[rows] = index6.probe_values([v for _, v in v6_hits], ts[rows])
         for i in slow:
@@ -927,12 +951,21 @@ class RegistryState:
     arrays: Mapping[str, np.ndarray]
     sets: Sequence[bytes]
     indexes: dict[int, GrantIndex | None] | None
-    read_entities: Callable[[], list] | None = None  # the details' entities alone, if cheaper
+    # A snapshot's grant columns and entities read a row or an entity at a time (None: the
+    # arrays and the details' entities, in memory)
+    stored: tuple[Columns, Entities] | None = None
 
-    def entities(self) -> list:
-        """The details' entities, ``[id, name, category, revocations]`` by number: what a
-        change needs, without the raw times and prefix texts when the store can skip them."""
-        return self.read_entities() if self.read_entities else self.details()["entities"]
+    def columns(self) -> Columns:
+        """The grant columns for a change's lookups (see :mod:`registry_stored`)."""
+        if self.stored is not None:
+            return self.stored[0]
+        return ArrayColumns(dict(self.arrays), STATE_COLUMNS)
+
+    def entities(self) -> Entities:
+        """The entities for a change's lookups, found by id."""
+        if self.stored is not None:
+            return self.stored[1]
+        return ListedEntities(self.details()["entities"])
 
 
 _LOW64 = (1 << 64) - 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 
 import msgspec
@@ -29,8 +30,8 @@ from policysim.policies import ipset_file, registry_index
 from policysim.policies.registry import STATE_COLUMNS, Registry, RegistryState, gc_paused
 
 KIND = b"REGS"
-VERSION = 5
-OLD_VERSIONS = (1, 2, 3, 4)  # refused with a sentence: compiling again is quick
+VERSION = 6
+OLD_VERSIONS = (1, 2, 3, 4, 5)  # refused with a sentence: compiling again is quick
 SUFFIX = ".registry"  # what ``policysim registry compile`` suggests; content decides
 
 _DTYPES = {
@@ -47,19 +48,15 @@ _DTYPES = {
     "raw": "u1",
 }
 _FAMILIES = (4, 6)
-# header, details, the grant columns, each family's index columns, then the bit sets
-_FIXED = 2 + len(STATE_COLUMNS) + len(_FAMILIES) * len(registry_index.COLUMNS)
+# header, details, the entities (a MessagePack array, where each one starts, their numbers in
+# id order), the grant columns, each family's index columns, then the bit sets
+_ENTITIES = 2
+_COLUMNS_AT = 5
+_FIXED = _COLUMNS_AT + len(STATE_COLUMNS) + len(_FAMILIES) * len(registry_index.COLUMNS)
+_OFFSET, _NUMBER = np.dtype("<u8"), np.dtype("<i4")
 _encoder = msgspec.msgpack.Encoder()
 _meta_decoder = msgspec.msgpack.Decoder(dict)
-
-
-class _Entities(msgspec.Struct):
-    """The details' entities alone: decoding skips the raw times and prefix texts."""
-
-    entities: list[tuple[str, str | None, str | None, list]]
-
-
-_entities_decoder = msgspec.msgpack.Decoder(_Entities)
+_list_decoder = msgspec.msgpack.Decoder(list)
 
 
 def is_snapshot(path: str | os.PathLike[str]) -> bool:
@@ -77,8 +74,34 @@ def to_bytes(registry: Registry) -> bytes:
         header = {**state.header, "indexes": [state.indexes[v] is not None for v in _FAMILIES]}
         columns = [state.arrays[name].astype(_DTYPES[name]).tobytes() for name in STATE_COLUMNS]
         indexes = [section for version in _FAMILIES for section in _index(state, version)]
-        sections = [_encoder.encode(header), _encoder.encode(state.details())]
+        details = dict(state.details())
+        entities = _entity_sections(details.pop("entities"))
+        sections = [_encoder.encode(header), _encoder.encode(details), *entities]
         return ipset_file.pack(KIND, VERSION, [*sections, *columns, *indexes, *state.sets])
+
+
+def _entity_sections(entities: list) -> list[bytes]:
+    """The entities as one MessagePack array, where each one starts in it (and where it
+    ends), and their numbers in id order: a change reads one entity, found by a bisection."""
+    parts = [_encoder.encode(entity) for entity in entities]
+    head = _array_head(len(parts))
+    starts = len(head) + np.cumsum([0, *map(len, parts)], dtype=np.int64)
+    ids = [entity[0] for entity in entities]
+    by_id = sorted(range(len(ids)), key=ids.__getitem__)
+    return [
+        head + b"".join(parts),
+        np.asarray(starts, _OFFSET).tobytes(),
+        np.asarray(by_id, _NUMBER).tobytes(),
+    ]
+
+
+def _array_head(count: int) -> bytes:
+    """The MessagePack header of an array of ``count`` items."""
+    if count < 16:
+        return bytes([0x90 | count])
+    if count < 1 << 16:
+        return b"\xdc" + count.to_bytes(2, "big")
+    return b"\xdd" + count.to_bytes(4, "big")
 
 
 def _index(state: RegistryState, version: int) -> list[bytes]:
@@ -97,7 +120,7 @@ def from_bytes(data: bytes) -> Registry:
     """The registry in ``data``; :class:`~policysim.policies.ipset_file.SnapshotError` when the
     container is damaged or of an older format."""
     version, views = ipset_file.unpack(data, KIND, (VERSION, *OLD_VERSIONS))
-    return _loaded(version, [ipset_file.Section(len(view), lambda v=view: v) for view in views])
+    return _loaded(version, [ipset_file.Section.of(view) for view in views])
 
 
 def load(path: str | os.PathLike[str]) -> Registry:
@@ -123,24 +146,30 @@ def _loaded(version: int, sections: list[ipset_file.Section]) -> Registry:
 def _registry(sections: list[ipset_file.Section]) -> Registry:
     try:
         header = _meta_decoder.decode(sections[0].read())
-        stored = dict(zip(STATE_COLUMNS, sections[2:], strict=False))
+        stored = dict(zip(STATE_COLUMNS, sections[_COLUMNS_AT:], strict=False))
         rows = {stored[name].size / np.dtype(_DTYPES[name]).itemsize for name in STATE_COLUMNS}
-        if len(rows) != 1 or len(sections) != _FIXED + 1 + len(header["categories"]):
+        entities = _StoredEntities(*sections[_ENTITIES:_COLUMNS_AT])
+        if (
+            len(rows) != 1
+            or len(sections) != _FIXED + 1 + len(header["categories"])
+            or entities.count != header["counts"]["entities"]
+        ):
             raise ValueError("its columns or sets do not fit together")
-        at = 2 + len(STATE_COLUMNS)
+        at = _COLUMNS_AT + len(STATE_COLUMNS)
         indexes = {}
         for version, present in zip(_FAMILIES, header["indexes"], strict=True):
             chunk = sections[at : at + len(registry_index.COLUMNS)]
             at += len(chunk)
             indexes[version] = _read_index(version, chunk) if present else None
         details = sections[1]
+        columns = _StoredColumns(stored)
         state = RegistryState(
             header,
-            lambda: _meta_decoder.decode(details.read()),
-            _StoredColumns(stored),
+            lambda: {**_meta_decoder.decode(details.read()), "entities": entities.all()},
+            columns,
             _StoredSets(sections[_FIXED:]),
             indexes,
-            lambda: _entities_decoder.decode(details.read()).entities,
+            (columns, entities),
         )
         return Registry.from_state(state)
     except ipset_file.SnapshotError:
@@ -167,14 +196,34 @@ class _StoredColumns(Mapping[str, np.ndarray]):
     def __init__(self, sections: dict[str, ipset_file.Section]) -> None:
         self._sections = sections
         self._arrays: dict[str, np.ndarray] | None = None
+        self.size = sections["entity"].size // np.dtype(_DTYPES["entity"]).itemsize
 
     def _read(self) -> dict[str, np.ndarray]:
         if self._arrays is None:
-            self._arrays = {
-                name: np.frombuffer(section.read(), dtype=_DTYPES[name])
-                for name, section in self._sections.items()
-            }
+            self._arrays = {name: self.column(name) for name in self._sections}
         return self._arrays
+
+    def column(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """A column's rows from ``start`` to ``stop``, read now unless the columns were (and
+        not kept)."""
+        if self._arrays is not None:
+            return self._arrays[name][start:stop]
+        dtype = np.dtype(_DTYPES[name])
+        stop = self.size if stop is None else stop
+        data = self._sections[name].read(start * dtype.itemsize, stop * dtype.itemsize)
+        return np.frombuffer(data, dtype)
+
+    def row(self, row: int) -> tuple:
+        """One row's values, read from the file unless the columns were."""
+        return tuple(self.value(name, row) for name in STATE_COLUMNS)
+
+    def value(self, name: str, row: int) -> int | float:
+        """One value, read from the file unless the columns were."""
+        if self._arrays is not None:
+            return self._arrays[name][row].item()
+        dtype = np.dtype(_DTYPES[name])
+        part = self._sections[name].read(row * dtype.itemsize, (row + 1) * dtype.itemsize)
+        return np.frombuffer(part, dtype)[0].item()
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._read()[name]
@@ -184,6 +233,43 @@ class _StoredColumns(Mapping[str, np.ndarray]):
 
     def __len__(self) -> int:
         return len(self._sections)
+
+
+class _StoredEntities:
+    """A snapshot's entities, read from the file one at a time: where each starts and their
+    order by id too, so a lookup by id (a bisection) reads about twenty of them and the
+    process holds none."""
+
+    def __init__(self, rows: ipset_file.Section, starts: ipset_file.Section,
+                 by_id: ipset_file.Section) -> None:  # fmt: skip
+        self._rows, self._starts_section, self._by_id_section = rows, starts, by_id
+        self.count = by_id.size // _NUMBER.itemsize
+        if starts.size != (self.count + 1) * _OFFSET.itemsize or by_id.size % _NUMBER.itemsize:
+            raise ValueError("its entity sections do not fit together")
+
+    def all(self) -> list:
+        """Every entity, ``[id, name, category, revocations]`` by number."""
+        return _list_decoder.decode(self._rows.read())
+
+    def entity(self, number: int) -> tuple:
+        size = _OFFSET.itemsize
+        bounds = self._starts_section.read(number * size, (number + 2) * size)
+        start, end = np.frombuffer(bounds, _OFFSET).tolist()
+        return tuple(_list_decoder.decode(self._rows.read(start, end)))
+
+    def number(self, entity_id: str) -> int | None:
+        at = bisect_left(range(self.count), entity_id, key=lambda at: self._id_at(at))
+        if at < self.count and self._id_at(at) == entity_id:
+            return self._number_at(at)
+        return None
+
+    def _number_at(self, at: int) -> int:
+        """The number of the entity at place ``at`` in id order."""
+        size = _NUMBER.itemsize
+        return int(np.frombuffer(self._by_id_section.read(at * size, (at + 1) * size), _NUMBER)[0])
+
+    def _id_at(self, at: int) -> str:
+        return self.entity(self._number_at(at))[0]
 
 
 class _StoredSets(Sequence[bytes]):

@@ -1,17 +1,21 @@
 """A loaded registry's grants kept as columns, found one prefix or one entity at a time.
 
 A registry loaded from a snapshot (or read in bulk from a plain file) answers
-from its compiled index and holds its grants only as columns. A change -- one
-registration arriving from Kafka -- must not turn a million rows into a
-million objects to touch a few of them: it needs the entity it names and the
-grants at the prefixes it gives. These columns answer exactly that: the rows
-of one entity (the rows are in entity order) and the rows at one prefix (by a
-64-bit key per row, sorted once, each hit checked against the columns).
+from its compiled index and holds its grants only as columns -- a snapshot's
+stay in the file. A change -- one registration arriving from Kafka -- must
+not turn a million rows into a million objects to touch a few of them: it
+needs the entity it names and the grants at the prefixes it gives. These
+lookups answer exactly that: the rows of one entity (the rows are in entity
+order), the rows at one prefix (a 32-bit key per row, sorted once, each hit
+checked against its row) and an entity by its id. They hold 8 bytes a grant
+and what the entity table needs (a snapshot's: 8 bytes an entity, the rest
+read from the file per lookup).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from bisect import bisect_left
+from typing import Protocol
 
 import numpy as np
 
@@ -20,89 +24,155 @@ from policysim.policies.prefixes import MAPPED_START
 # The rows' prefix keys: a hash of (family, length, network), each hit checked
 _K = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9)
 _LOW64 = (1 << 64) - 1
+_CHUNK = 1 << 16
+# the state columns the lookups read, and where they are in a row
+_FAMILY, _LENGTH, _HIGH, _LOW = 2, 3, 4, 5
 
-Row = tuple  # entity, category, family, length, high, low, start, expires, revoked, until, raw
+EntityRow = tuple  # id, name, category, revocations ([when, as given], ...)
+
+
+class Columns(Protocol):
+    """A state's grant columns (see ``registry.STATE_COLUMNS``), one row per grant."""
+
+    size: int  # rows
+
+    def column(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """A column's rows from ``start`` to ``stop`` (read for the caller, not kept)."""
+
+    def row(self, row: int) -> tuple:
+        """One row's values as Python ints and floats, in ``STATE_COLUMNS`` order."""
+
+    def value(self, name: str, row: int) -> int | float:
+        """One value of one row."""
+
+
+class Entities(Protocol):
+    """A state's entities by number, found by id."""
+
+    def number(self, entity_id: str) -> int | None:
+        """The entity's number, None when the state has no such entity."""
+
+    def entity(self, number: int) -> EntityRow:
+        """Entity ``number``'s id, name, category and revocations."""
+
+
+class ArrayColumns:
+    """:class:`Columns` over arrays in memory."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
+        self._arrays = arrays
+        self._names = names
+        self.size = len(arrays[names[0]])
+
+    def column(self, name: str, start: int = 0, stop: int | None = None) -> np.ndarray:
+        return self._arrays[name][start:stop]
+
+    def row(self, row: int) -> tuple:
+        return tuple(self._arrays[name][row].item() for name in self._names)
+
+    def value(self, name: str, row: int) -> int | float:
+        return self._arrays[name][row].item()
+
+
+class ListedEntities:
+    """:class:`Entities` over the entity rows in memory."""
+
+    def __init__(self, rows: list[EntityRow]) -> None:
+        self._rows = rows
+        self._numbers = {row[0]: number for number, row in enumerate(rows)}
+
+    def number(self, entity_id: str) -> int | None:
+        return self._numbers.get(entity_id)
+
+    def entity(self, number: int) -> EntityRow:
+        return tuple(self._rows[number])
 
 
 class StoredGrants:
-    """The grant columns of a registry state with lookups by prefix and by entity.
+    """The grants of a registry state, found by prefix and by entity without objects."""
 
-    ``arrays`` are the state's columns (see ``registry.STATE_COLUMNS``, one row per grant, in
-    entity order); ``entities`` its entity rows ``[id, name, category, revocations]`` by
-    number.
-    """
-
-    def __init__(self, arrays: Mapping[str, np.ndarray], entities: Sequence[Sequence]) -> None:
-        self.columns = {name: np.asarray(arrays[name]) for name in arrays}
-        family, length = self.columns["family"], self.columns["length"]
-        high, low = self.columns["high"], self.columns["low"]
-        keys = _keys(family, length, high, low)
-        self._order = np.argsort(keys, kind="stable").astype(np.int32)
-        self._keys = keys[self._order]
-        self.size = len(family)
-        # the entities as lists by number, each name and category one shared object
-        shared: dict[str | None, str | None] = {}
-        self.ids = [entity[0] for entity in entities]
-        self.numbers = dict(zip(self.ids, range(len(self.ids)), strict=True))
-        self._names = [shared.setdefault(entity[1], entity[1]) for entity in entities]
-        self._categories = [shared.setdefault(entity[2], entity[2]) for entity in entities]
-        self._revocations = {number: e[3] for number, e in enumerate(entities) if e[3]}
-        self._first_rows = np.searchsorted(self.columns["entity"], np.arange(len(entities) + 1))
-        near = np.flatnonzero((family == 6) & (high == 0))
-        self._mapped = [  # IPv6 rows covering the mapped block: also grants at 0.0.0.0/0
-            row
-            for row in near.tolist()
-            if int(low[row]) <= MAPPED_START < int(low[row]) + (1 << (128 - int(length[row])))
-        ]
-        self.lengths = {
-            version: set(np.unique(length[family == version]).tolist()) for version in (4, 6)
-        }
+    def __init__(self, columns: Columns, entities: Entities) -> None:
+        self.columns = columns
+        self.entities = entities
+        self.size = columns.size
+        keys = np.empty(self.size, np.uint32)
+        self._mapped: list[int] = []  # IPv6 rows covering the mapped block: also at 0.0.0.0/0
+        self.lengths: dict[int, set[int]] = {4: set(), 6: set()}  # of the rows, by family
+        for first in range(0, self.size, _CHUNK):  # a chunk at a time: little read at once
+            stop = min(self.size, first + _CHUNK)
+            family, length, high, low = (
+                columns.column(name, first, stop) for name in ("family", "length", "high", "low")
+            )
+            keys[first:stop] = _keys(family, length, high, low)
+            for version in (4, 6):
+                self.lengths[version].update(np.unique(length[family == version]).tolist())
+            near = np.flatnonzero((family == 6) & (high == 0)).tolist()
+            self._mapped.extend(
+                first + row
+                for row in near
+                if int(low[row]) <= MAPPED_START < int(low[row]) + (1 << (128 - int(length[row])))
+            )
         if self._mapped:
             self.lengths[4].add(0)
-
-    def entity(self, number: int) -> tuple[str, str | None, str | None, list]:
-        """Entity ``number``: id, name, category and revocations ``[when, as given]``."""
-        revocations = self._revocations.get(number, [])
-        return self.ids[number], self._names[number], self._categories[number], revocations
+        self._order = np.argsort(keys, kind="stable").astype(np.int32)
+        self._keys = keys[self._order]
 
     def rows_of(self, number: int) -> range:
-        """The rows of entity ``number``, in the order they were applied."""
-        return range(int(self._first_rows[number]), int(self._first_rows[number + 1]))
+        """The rows of entity ``number``, in the order they were applied (the rows are in entity
+        order: a bisection reads a few of them)."""
+        rows = range(self.size)
+        first = bisect_left(rows, number, key=self._entity_of)
+        return range(first, bisect_left(rows, number + 1, lo=first, key=self._entity_of))
+
+    def _entity_of(self, row: int) -> int:
+        return int(self.columns.value("entity", row))
 
     def rows_at(self, version: int, network: int, length: int) -> list[int]:
         """The rows granting exactly this prefix (0.0.0.0/0: with the IPv6 rows covering the
         mapped block), in row order."""
-        high, low = network >> 64, network & _LOW64
-        key = _key(version, length, high, low)
+        wanted = (version, length, network >> 64, network & _LOW64)
+        key = _key(*wanted)
         first = int(np.searchsorted(self._keys, key, "left"))
         end = int(np.searchsorted(self._keys, key, "right"))
-        columns = self.columns
         rows = sorted(
-            row
-            for row in self._order[first:end].tolist()
-            if columns["family"][row] == version
-            and columns["length"][row] == length
-            and columns["high"][row] == high
-            and columns["low"][row] == low
+            row for row in self._order[first:end].tolist() if self._prefix_of(row) == wanted
         )
         if version == 4 and length == 0 and self._mapped:
             rows = sorted({*rows, *self._mapped})
         return rows
 
-    def row(self, row: int) -> Row:
+    def _prefix_of(self, row: int) -> tuple[int, int, int, int]:
+        values = self.columns.row(row)
+        return values[_FAMILY], values[_LENGTH], values[_HIGH], values[_LOW]
+
+    def row(self, row: int) -> tuple:
         """One row's values as Python ints and floats."""
-        return tuple(column[row].item() for column in self.columns.values())
+        return self.columns.row(row)
 
 
 def _keys(family: np.ndarray, length: np.ndarray, high: np.ndarray, low: np.ndarray) -> np.ndarray:
-    kind = length.astype(np.uint64) << np.uint64(1) | (family == 6).astype(np.uint64)
+    """Each row's prefix key: the top 32 bits of a 64-bit multiplicative hash (computed in
+    place: two temporary columns, not five)."""
     k1, k2, k3 = (np.uint64(k) for k in _K)
-    return (high.astype(np.uint64) * k1) ^ (low.astype(np.uint64) * k2) ^ (kind * k3)
+    mixed = high.astype(np.uint64)
+    mixed *= k1
+    part = low.astype(np.uint64)
+    part *= k2
+    mixed ^= part
+    part[:] = length
+    part <<= np.uint64(1)
+    part |= family == 6
+    part *= k3
+    mixed ^= part
+    del part
+    mixed >>= np.uint64(32)
+    return mixed.astype(np.uint32)
 
 
-def _key(version: int, length: int, high: int, low: int) -> np.uint64:
+def _key(version: int, length: int, high: int, low: int) -> np.uint32:
     """:func:`_keys` of one prefix, in Python ints (each product wrapped to 64 bits as numpy
     wraps it)."""
     kind = length << 1 | (version == 6)
     k1, k2, k3 = _K
-    return np.uint64((high * k1 & _LOW64) ^ (low * k2 & _LOW64) ^ (kind * k3 & _LOW64))
+    mixed = (high * k1 & _LOW64) ^ (low * k2 & _LOW64) ^ (kind * k3 & _LOW64)
+    return np.uint32(mixed >> 32)
