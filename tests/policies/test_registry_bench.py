@@ -25,8 +25,8 @@ def test_lookups_reports_the_registry_rows_and_targets(capsys) -> None:
         "update_seconds", "batch_after_updates_per_second", "compile_from_csv_seconds",
         "snapshot_load_seconds", "snapshot_bytes_per_prefix", "index_bytes_per_prefix",
         "snapshot_loaded_resident_bytes_per_prefix", "snapshot_resident_bytes_per_prefix",
-        "batch_after_load_per_second",
-        "first_change_after_load_seconds",
+        "snapshot_changed_resident_bytes_per_prefix", "batch_after_load_per_second",
+        "first_change_after_load_seconds", "first_change_in_fresh_process_seconds",
     }  # fmt: skip
     names = [row["target"] for row in results["targets"]]
     assert "300: registry batch / numpy floor" in names
