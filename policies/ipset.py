@@ -48,6 +48,7 @@ SNAPSHOT_KIND = b"ISET"
 SNAPSHOT_VERSION = 1
 _BLOCK_BITS = 12  # the batch index's block table has one byte per /20 (1 MiB)
 _FULL, _MIXED = 1, 2
+_FEW_RUNS = 1024  # up to this many runs a batch is bisected over them, with no block table
 _V6_RECORD = 32  # bytes per IPv6 range in a snapshot: 16-byte first + 16-byte last, big-endian
 
 
@@ -202,6 +203,8 @@ class IPSet:
         """Membership of a ``uint32`` array: a block-table gather, searchsorted for the rest."""
         if self._bounds4 is None:
             self._build_index4()
+        if self._blocks4 is None:  # few runs: a bisection over them costs less than the table
+            return (np.searchsorted(self._bounds4, values, side="right") & 1).astype(bool)
         state = self._blocks4[values >> _BLOCK_BITS]
         found = state == _FULL
         mixed = np.flatnonzero(state == _MIXED)
@@ -211,15 +214,21 @@ class IPSet:
         return found
 
     def _build_index4(self) -> np.ndarray:
-        """Run boundaries straight from roaring (starts ``S-(S+1)``, ends ``(S+1)-S``) and a
-        table saying, per /20 block, whether it is empty, full or mixed; only addresses in
-        mixed blocks need the binary search."""
+        """Run boundaries straight from roaring (starts ``S-(S+1)``, ends ``(S+1)-S``) and,
+        for a set of many runs, a table saying, per /20 block, whether it is empty, full or
+        mixed; only addresses in mixed blocks need the binary search. A set of a few runs (the
+        registry's prefixes changed since its index was built) has no table: making its
+        megabyte, with several times that in temporaries, would cost more than it saves."""
         shifted = self._v4.shift(1)
         starts = np.frombuffer((self._v4 - shifted).to_array(), dtype=np.uint32)
         ends = np.frombuffer((shifted - self._v4).to_array(), dtype=np.uint32)
         bounds = np.empty(len(starts) + len(ends), dtype=np.uint32)
         bounds[0::2] = starts
         bounds[1::2] = ends  # one short when the last run reaches 255.255.255.255
+        self._bounds4 = bounds
+        if len(starts) <= _FEW_RUNS:
+            self._blocks4 = None
+            return bounds
         first = starts.astype(np.int64)
         stop = np.append(ends, [1 << 32] * (len(starts) - len(ends))).astype(np.int64)
         step = np.zeros((1 << (32 - _BLOCK_BITS)) + 1, dtype=np.int32)
@@ -232,7 +241,6 @@ class IPSet:
         edge_blocks = np.concatenate([first >> _BLOCK_BITS, (stop - 1) >> _BLOCK_BITS])
         blocks[edge_blocks[blocks[edge_blocks] != _FULL]] = _MIXED
         self._blocks4 = blocks
-        self._bounds4 = bounds
         return bounds
 
     # --- algebra -------------------------------------------------------------

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from policysim.policies import ipset as ipset_module
 from policysim.policies.address_columns import AddressColumns
 from policysim.policies.addresses import parse_ip
 from policysim.policies.ipset import IPSet
@@ -260,3 +262,15 @@ def test_containers_of_two_equal_forms_keep_the_form_their_history_gave(
 ) -> None:
     columns = [PrefixColumns.of([parse_prefix(text) for text in part]) for part in parts]
     assert IPSet.union_of(columns).to_bytes() == _grown(parts).to_bytes()
+
+
+@PROPERTY
+@given(cidr_lists, st.lists(v4_value, max_size=8))
+def test_batches_agree_with_and_without_the_block_table(cidrs: list[str], extra: list[int]) -> None:
+    """Sets of few runs are bisected without a block table; a set of many runs has one."""
+    texts = [t for t in _address_texts(cidrs, extra) if ":" not in t]
+    values = AddressColumns.from_texts(texts).v4
+    expected = [_reference(cidrs, t) for t in texts]
+    for few_runs in (-1, 1 << 20):  # always a table; never one
+        with mock.patch.object(ipset_module, "_FEW_RUNS", few_runs):
+            assert IPSet.from_cidrs(cidrs).contains_v4_array(values).tolist() == expected
