@@ -198,6 +198,7 @@ class Registry:
             self._all_set = IPSet.from_bytes(self._stored_sets[0])
             for _, prefix in self._unread_grants:
                 self._all_set.add_network(*prefix)
+            self._forget_unread_grants()
         return self._all_set
 
     @property
@@ -211,7 +212,13 @@ class Registry:
             }
             for category, prefix in self._unread_grants:
                 self._category_sets.setdefault(category, IPSet()).add_network(*prefix)
+            self._forget_unread_grants()
         return self._category_sets
+
+    def _forget_unread_grants(self) -> None:
+        """Once every set is read, the grants added before are in all of them."""
+        if self._all_set is not None and self._category_sets is not None:
+            self._unread_grants = []
 
     # --- changes ---------------------------------------------------------------
 

@@ -23,13 +23,14 @@ from policysim.streams.kafka_config import aiokafka_kwargs
 async def open_from_beginning(
     settings: Settings, topics: Sequence[str], **options: Any
 ) -> tuple[AIOKafkaConsumer, list[TopicPartition]]:
-    """A started consumer assigned every partition of ``topics``, seeked to their beginning."""
+    """A started consumer assigned every partition of ``topics``, seeked to their beginning
+    (``options`` for ``AIOKafkaConsumer``; the fetch wait is the settings' unless given)."""
     await asyncio.to_thread(wait_for_broker, settings)
+    options.setdefault("fetch_max_wait_ms", settings.fetch_max_wait_ms)
     consumer = AIOKafkaConsumer(
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
         **options,
         **aiokafka_kwargs(settings),
     )
