@@ -7,9 +7,8 @@ not turn a million rows into a million objects to touch a few of them: it
 needs the entity it names and the grants at the prefixes it gives. These
 lookups answer exactly that: the rows of one entity (the rows are in entity
 order), the rows at one prefix (a 32-bit key per row, sorted once, each hit
-checked against its row) and an entity by its id. They hold 8 bytes a grant
-and what the entity table needs (a snapshot's: 8 bytes an entity, the rest
-read from the file per lookup).
+checked against its row) and an entity by its id. They hold 8 bytes a grant;
+a snapshot's rows and entities stay in its file and are read one at a time.
 """
 
 from __future__ import annotations
