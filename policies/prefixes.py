@@ -136,6 +136,22 @@ class PrefixColumns(NamedTuple):
         """Each prefix as a ``Prefix`` tuple."""
         return list(zip(self.family.tolist(), self.networks(), self.length.tolist(), strict=True))
 
+    def mapped_rows(self) -> list[int]:
+        """The rows of IPv6 prefixes covering the IPv4-mapped block."""
+        near = np.flatnonzero((self.family == 6) & (self.high == 0))
+        return [
+            row
+            for row, prefix in zip(near.tolist(), self.take(near).tuples(), strict=True)
+            if covers_mapped(prefix)
+        ]
+
+
+def covers_mapped(prefix: Prefix) -> bool:
+    """Whether an IPv6 prefix covers the IPv4-mapped block (its grants then also answer for
+    every IPv4 address under 0.0.0.0/0)."""
+    version, value, length = prefix  # aligned: covering any of the /96 is covering all of it
+    return version == 6 and value <= MAPPED_START < value + (1 << (128 - length))
+
 
 _LOW64 = (1 << 64) - 1
 

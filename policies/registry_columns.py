@@ -27,10 +27,9 @@ import numpy as np
 
 from policysim.policies.ipset import IPSet
 from policysim.policies.prefixes import (
-    MAPPED_START,
-    Prefix,
     PrefixColumns,
     chunks,
+    covers_mapped,
     parse_prefix,
 )
 from policysim.policies.registry import Registry, RegistryState, gc_paused
@@ -306,7 +305,7 @@ def _state(rows: Rows, raws: tuple[list, list, list], texts: np.ndarray) -> Regi
     }
     category_names = list(codes)
     entity_rank = _ranks(entities.ids)
-    mapped = _mapped_rows(prefix_of)
+    mapped = prefix_of.mapped_rows()
     everywhere = ((prefix_of.family == 4) & (prefix_of.length == 0)).any()
     # a dropped row repeats a kept grant, prefix and all: the kept rows hold every prefix
     distinct = ~np.append(same, False)
@@ -386,7 +385,7 @@ def _in_order(rows: Rows, shared: np.ndarray) -> tuple[Entities, dict[str, int],
         identity = (prefix, entity_id, category, start, end, revoke)
         if identity not in seen:
             seen.add(identity)
-            if _covers_mapped(prefix):  # also filed under 0.0.0.0/0
+            if covers_mapped(prefix):  # also filed under 0.0.0.0/0
                 seen.add(((4, 0, 0), *identity[1:]))
             kept.append(row)
             codes.setdefault(category, len(codes))
@@ -411,7 +410,7 @@ def _in_order_distinct(
         (prefix, entity_ids[row], categories[row], starts[row], expires[row], revoked[row])
         for row, prefix in zip(candidates, prefixes.take(candidates).tuples(), strict=True)
     }
-    if len(grants) != len(candidates) or _mapped_rows(prefixes):
+    if len(grants) != len(candidates) or prefixes.mapped_rows():
         return None
     final_categories = dict(zip(entity_ids, categories, strict=True))  # in order of appearance
     final_names: list[str | None] = [None] * len(final_categories)
@@ -499,23 +498,6 @@ def _texts(prefixes: PrefixColumns, known: np.ndarray) -> list[str]:
         lengths = map(_LENGTH_TEXTS.__getitem__, prefixes.length[rows].tolist())
         texts[rows] = list(map(operator.add, addresses, lengths))
     return texts.tolist()
-
-
-def _mapped_rows(prefixes: PrefixColumns) -> list[int]:
-    """The rows of IPv6 prefixes covering the IPv4-mapped block."""
-    near = np.flatnonzero((prefixes.family == 6) & (prefixes.high == 0))
-    return [
-        row
-        for row, prefix in zip(near.tolist(), prefixes.take(near).tuples(), strict=True)
-        if _covers_mapped(prefix)
-    ]
-
-
-def _covers_mapped(prefix: Prefix) -> bool:
-    """Whether an IPv6 prefix covers the IPv4-mapped block (its grants then also answer for
-    every IPv4 address under 0.0.0.0/0)."""
-    version, value, length = prefix  # aligned: covering any of the /96 is covering all of it
-    return version == 6 and value <= MAPPED_START < value + (1 << (128 - length))
 
 
 def _sets(prefixes: PrefixColumns, codes: np.ndarray, categories: int) -> list[bytes]:

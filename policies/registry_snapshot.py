@@ -219,11 +219,7 @@ class _StoredColumns(Mapping[str, np.ndarray]):
 
     def value(self, name: str, row: int) -> int | float:
         """One value, read from the file unless the columns were."""
-        if self._arrays is not None:
-            return self._arrays[name][row].item()
-        dtype = np.dtype(_DTYPES[name])
-        part = self._sections[name].read(row * dtype.itemsize, (row + 1) * dtype.itemsize)
-        return np.frombuffer(part, dtype)[0].item()
+        return self.column(name, row, row + 1)[0].item()
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._read()[name]

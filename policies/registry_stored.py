@@ -18,14 +18,13 @@ from typing import Protocol
 
 import numpy as np
 
-from policysim.policies.prefixes import MAPPED_START
+from policysim.policies.prefixes import PrefixColumns
 
 # The rows' prefix keys: a hash of (family, length, network), each hit checked
 _K = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9)
 _LOW64 = (1 << 64) - 1
 _CHUNK = 1 << 16
-# the state columns the lookups read, and where they are in a row
-_FAMILY, _LENGTH, _HIGH, _LOW = 2, 3, 4, 5
+_PREFIX = ("family", "length", "high", "low")  # the state columns that give a row's prefix
 
 EntityRow = tuple  # id, name, category, revocations ([when, as given], ...)
 
@@ -99,18 +98,12 @@ class StoredGrants:
         self.lengths: dict[int, set[int]] = {4: set(), 6: set()}  # of the rows, by family
         for first in range(0, self.size, _CHUNK):  # a chunk at a time: little read at once
             stop = min(self.size, first + _CHUNK)
-            family, length, high, low = (
-                columns.column(name, first, stop) for name in ("family", "length", "high", "low")
-            )
-            keys[first:stop] = _keys(family, length, high, low)
+            prefixes = PrefixColumns(*(columns.column(name, first, stop) for name in _PREFIX))
+            family, length = prefixes.family, prefixes.length
+            keys[first:stop] = _keys(family, length, prefixes.high, prefixes.low)
             for version in (4, 6):
                 self.lengths[version].update(np.unique(length[family == version]).tolist())
-            near = np.flatnonzero((family == 6) & (high == 0)).tolist()
-            self._mapped.extend(
-                first + row
-                for row in near
-                if int(low[row]) <= MAPPED_START < int(low[row]) + (1 << (128 - int(length[row])))
-            )
+            self._mapped.extend(first + row for row in prefixes.mapped_rows())
         if self._mapped:
             self.lengths[4].add(0)
         self._order = np.argsort(keys, kind="stable").astype(np.int32)
@@ -141,8 +134,7 @@ class StoredGrants:
         return rows
 
     def _prefix_of(self, row: int) -> tuple[int, int, int, int]:
-        values = self.columns.row(row)
-        return values[_FAMILY], values[_LENGTH], values[_HIGH], values[_LOW]
+        return tuple(self.columns.value(name, row) for name in _PREFIX)
 
     def row(self, row: int) -> tuple:
         """One row's values as Python ints and floats."""
