@@ -39,11 +39,10 @@ from policysim.policies.addresses import IP
 from policysim.policies.ipset import IPSet
 from policysim.policies.prefixes import (
     Prefix,
+    covers_mapped,
     network_mask,
     network_text,
     parse_prefix,
-    prefix_range,
-    split_mapped,
 )
 from policysim.policies.problems import Problem, ProblemError
 from policysim.policies.registry_index import MAX_CATEGORIES, NONE, GrantIndex
@@ -1124,10 +1123,7 @@ def _parse_grant_prefix(text: str) -> tuple[Prefix, str]:
 
 def _mapped_alias(prefix: Prefix) -> list[Prefix]:
     """An IPv6 prefix covering ``::ffff:0:0/96`` also covers every IPv4 address."""
-    version, value, length = prefix
-    if version == 6 and split_mapped(*prefix_range(version, value, length))[1]:
-        return [(4, 0, 0)]
-    return []
+    return [(4, 0, 0)] if covers_mapped(prefix) else []
 
 
 def _update_entity(entity: _Entity, record: RegistryRecord) -> bool:
